@@ -1,0 +1,44 @@
+/**
+ * tickset end to end: `startLocal` with a no-op handler drains a pre-loaded backlog of due jobs. Every
+ * task goes through the whole local path: tick claim, in-process publish, the handler wrapper (event
+ * validation, idempotency record, handler, ack).
+ */
+import { startLocal } from 'tickset/local';
+import { measure, type Throughput } from '../cpu.js';
+import type { BenchRedis } from '../redis.js';
+import { HANDLER, preloadDue } from './common.js';
+
+export async function ticksetEndToEnd(
+  redis: BenchRedis,
+  n: number,
+  concurrency: number,
+): Promise<Throughput> {
+  const namespace = 'bench-e2e';
+  await redis.flush();
+  await preloadDue(redis.url, namespace, n);
+  let done = 0;
+  let failed = 0;
+  let finish!: () => void;
+  const all = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const m = await measure(redis);
+  const runtime = startLocal({
+    redis: redis.url,
+    namespace,
+    concurrency,
+    handlers: { [HANDLER]: async () => undefined },
+    onOutcome: (_task, outcome) => {
+      if (outcome.status !== 'succeeded') failed++;
+      if (++done === n) finish();
+    },
+  });
+  try {
+    await all;
+    const result = await m.stop(n);
+    if (failed > 0) throw new Error(`e2e bench: ${failed} of ${n} tasks did not succeed`);
+    return result;
+  } finally {
+    await runtime.stop();
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * `ScheduledTasks`: tickset on AWS. A cache holds the jobs, a tick Lambda started every minute claims due
+ * ones and publishes them to a custom event bus, and one rule per handler delivers them to its Lambda.
+ *
+ * ```ts
+ * const tasks = new ScheduledTasks(this, 'Tasks', { alarmEmail: 'ops@example.com' });
+ * const fn = new TicksetFunction(this, 'SendReminder', { entry, vpc: tasks.vpc, vpcSubnets: tasks.vpcSubnets });
+ * tasks.addHandler('send-reminder', fn, { rateLimit: { perSecond: 20 } });
+ * tasks.grantSchedule(producer);
+ * ```
+ */
+import { Lazy } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { DEFAULTS, ENV } from '../src/config/env.js';
+import { isValidNamespace } from '../src/core/keys.js';
+import { TicksetAlarms } from './alarms.js';
+import { TicksetCache } from './cache.js';
+import { TicksetDashboard } from './dashboard.js';
+import {
+  type AddHandlerOptions,
+  type HandlerRateLimit,
+  HandlerRoute,
+  validateHandlerName,
+} from './handler-route.js';
+import { METRIC_SERVICES, type MetricEmitter, type TicksetMetricName, TicksetMetrics } from './metrics.js';
+import { TicksetNetwork } from './network.js';
+import type { ScheduledTasksProps } from './props.js';
+import { type Precision, Tick } from './tick.js';
+
+export class ScheduledTasks extends Construct {
+  readonly vpc: ec2.IVpc;
+  /** Subnets for tickset Lambdas: put handlers and producers here. */
+  readonly vpcSubnets: ec2.SubnetSelection;
+  readonly network: TicksetNetwork;
+  readonly cache: TicksetCache;
+  readonly eventBus: events.EventBus;
+  readonly tickFunction: lambda.Function;
+  readonly tick: Tick;
+  readonly namespace: string;
+  readonly precision: Precision;
+  readonly eventSource: string;
+  readonly eventDetailType: string;
+  readonly alarms?: TicksetAlarms;
+  readonly dashboard?: TicksetDashboard;
+  readonly #metrics: TicksetMetrics;
+  readonly #shards: number;
+  readonly #routes = new Map<string, HandlerRoute>();
+  readonly #rateLimits: Record<string, HandlerRateLimit> = {};
+  readonly #connected = new Set<lambda.Function>();
+  readonly #idempotencyTtlSeconds?: number;
+
+  constructor(scope: Construct, id: string, props: ScheduledTasksProps = {}) {
+    super(scope, id);
+    this.namespace = props.namespace ?? DEFAULTS.namespace;
+    if (!isValidNamespace(this.namespace)) {
+      throw new Error(
+        `Invalid namespace ${JSON.stringify(this.namespace)}: use 1 to 64 characters from A-Z, a-z, 0-9, '_', '.' ` +
+          "and '-', starting with a letter or digit (e.g. 'tickset')",
+      );
+    }
+    this.#shards = props.shards ?? 1;
+    if (!Number.isInteger(this.#shards) || this.#shards < 1 || this.#shards > 1024) {
+      throw new Error(
+        `shards is ${this.#shards}: use a whole number from 1 to 1024 (1 unless one shard is too hot)`,
+      );
+    }
+    this.precision = props.precision ?? 'second';
+    this.eventSource = props.eventSource ?? DEFAULTS.eventSource;
+    this.eventDetailType = props.eventDetailType ?? DEFAULTS.eventDetailType;
+    if (props.idempotencyTtl) this.#idempotencyTtlSeconds = props.idempotencyTtl.toSeconds();
+    const metricsNamespace = props.metricsNamespace ?? DEFAULTS.metricsNamespace;
+    this.#metrics = new TicksetMetrics(metricsNamespace, this.namespace);
+
+    const usesSecret = props.cache?.engine !== 'existing' || props.cache.authSecret !== undefined;
+    this.network = new TicksetNetwork(this, 'Network', {
+      ...(props.vpc ? { vpc: props.vpc } : {}),
+      ...(props.natGateways !== undefined ? { natGateways: props.natGateways } : {}),
+      ...(props.vpcSubnets ? { vpcSubnets: props.vpcSubnets } : {}),
+      ...(props.vpcEndpoints !== undefined ? { vpcEndpoints: props.vpcEndpoints } : {}),
+      secretsManagerEndpoint: usesSecret,
+    });
+    this.vpc = this.network.vpc;
+    this.vpcSubnets = this.network.vpcSubnets;
+    this.cache = new TicksetCache(this, 'Cache', {
+      vpc: this.vpc,
+      vpcSubnets: this.vpcSubnets,
+      ...(props.cache ? { options: props.cache } : {}),
+    });
+    this.eventBus = new events.EventBus(this, 'Bus', {
+      description: `tickset: task events of namespace '${this.namespace}'`,
+    });
+
+    this.tick = new Tick(this, 'Tick', {
+      precision: this.precision,
+      vpc: this.vpc,
+      vpcSubnets: this.vpcSubnets,
+      ...(props.tickMemorySize ? { memorySize: props.tickMemorySize } : {}),
+      ...(props.tickReservedConcurrency !== undefined
+        ? { reservedConcurrency: props.tickReservedConcurrency }
+        : {}),
+      environment: {
+        [ENV.eventBusName]: this.eventBus.eventBusName,
+        [ENV.eventSource]: this.eventSource,
+        [ENV.eventDetailType]: this.eventDetailType,
+        [ENV.precision]: this.precision,
+        [ENV.leaseMs]: String(DEFAULTS.leaseMs),
+        [ENV.leaseMsByHandler]: Lazy.string({ produce: () => JSON.stringify(this.leases) }),
+        [ENV.rateLimits]: Lazy.string({ produce: () => JSON.stringify(this.#rateLimits) }),
+      },
+    });
+    this.tickFunction = this.tick.function;
+    this.eventBus.grantPutEventsTo(this.tickFunction);
+    this.#connect(this.tickFunction, METRIC_SERVICES.tick, ['events', 'secrets']);
+
+    if (props.alarms !== false) {
+      this.alarms = new TicksetAlarms(this, 'Alarms', {
+        ...props.alarms,
+        metrics: this.#metrics,
+        precision: this.precision,
+        tick: this.tickFunction,
+        cache: this.cache,
+        ...(props.alarmTopic ? { topic: props.alarmTopic } : {}),
+        ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
+      });
+    }
+    if (props.dashboard !== false) {
+      this.dashboard = new TicksetDashboard(this, 'Dashboard', {
+        metrics: this.#metrics,
+        tick: this.tickFunction,
+        cache: this.cache,
+        ...(this.alarms ? { alarms: this.alarms.alarms } : {}),
+        ...(props.dashboardName ? { dashboardName: props.dashboardName } : {}),
+      });
+    }
+  }
+
+  /** The registered handler names. */
+  get handlers(): string[] {
+    return [...this.#routes.keys()];
+  }
+
+  /** Lease per handler in ms, as the tick receives it (TICKSET_LEASES). */
+  get leases(): Record<string, number> {
+    return Object.fromEntries([...this.#routes].map(([name, route]) => [name, route.leaseMs]));
+  }
+
+  /** The SNS topic alarms go to (undefined with `alarms: false`). */
+  get alarmTopic(): sns.ITopic | undefined {
+    return this.alarms?.topic;
+  }
+
+  /**
+   * Routes tasks for handler `name` to `fn` (which must run in `vpc`, e.g. `vpcSubnets`, and wrap its code in
+   * `taskHandler` from `tickset/handler`): a rule, a target with a short event age, retries and a DLQ, the
+   * function's async retries off, cache access, the wrapper's environment, and alarms.
+   */
+  addHandler(name: string, fn: lambda.Function, options: AddHandlerOptions = {}): HandlerRoute {
+    validateHandlerName(name);
+    if (this.#routes.has(name)) {
+      throw new Error(`Handler '${name}' is already added: give each handler one function`);
+    }
+    this.#requireVpc(fn, `addHandler('${name}')`);
+    const route = new HandlerRoute(this, `Handler-${name}`, {
+      ...options,
+      name,
+      handler: fn,
+      eventBus: this.eventBus,
+      source: this.eventSource,
+      detailType: this.eventDetailType,
+      namespace: this.namespace,
+    });
+    this.#routes.set(name, route);
+    if (options.rateLimit) this.#rateLimits[name] = { ...options.rateLimit };
+    this.#connect(fn, METRIC_SERVICES.handler, ['secrets']);
+    if (this.#idempotencyTtlSeconds !== undefined) {
+      if (this.#idempotencyTtlSeconds * 1000 < 2 * route.leaseMs) {
+        throw new Error(
+          `idempotencyTtl (${this.#idempotencyTtlSeconds} s) is shorter than twice the lease of handler '${name}' ` +
+            `(${route.leaseMs / 1000} s): a redelivery could then run a completed task again. Raise idempotencyTtl.`,
+        );
+      }
+      fn.addEnvironment(ENV.idempotencyTtlSeconds, String(this.#idempotencyTtlSeconds));
+    }
+    this.alarms?.addHandler(name, fn, route.deadLetterQueue);
+    this.dashboard?.addHandler(name, fn, route.deadLetterQueue);
+    return route;
+  }
+
+  /**
+   * Lets `fn` schedule jobs with `await Scheduler.fromEnv()`: the cache port, the connection environment,
+   * the known handler names, and read access to the cache secret. `fn` must run in `vpc`.
+   */
+  grantSchedule(fn: lambda.Function): iam.Grant {
+    this.#requireVpc(fn, 'grantSchedule()');
+    return this.#connect(fn, 'tickset-producer', ['secrets']);
+  }
+
+  #requireVpc(fn: lambda.Function, what: string): void {
+    if (!fn.isBoundToVpc) {
+      throw new Error(
+        `${what}: function ${fn.node.path} is not in a VPC, so it cannot reach the cache. Place it in ` +
+          "the tickset VPC's private subnets: { vpc: scheduledTasks.vpc, vpcSubnets: scheduledTasks.vpcSubnets }.",
+      );
+    }
+  }
+
+  #connect(fn: lambda.Function, serviceName: string, apis: readonly ('events' | 'secrets')[]): iam.Grant {
+    if (!this.#connected.has(fn)) {
+      this.#connected.add(fn);
+      this.cache.grantConnect(fn, `tickset: ${fn.node.path}`);
+      if (this.cache.authSecret) this.network.allowAwsApisFrom(fn, apis);
+      else if (apis.includes('events')) this.network.allowAwsApisFrom(fn, ['events']);
+      const environment: Record<string, string> = {
+        ...this.cache.environment(),
+        [ENV.namespace]: this.namespace,
+        [ENV.shards]: String(this.#shards),
+        [ENV.handlers]: Lazy.string({ produce: () => this.handlers.join(',') }),
+        [ENV.metricsNamespace]: this.#metrics.metricsNamespace,
+        POWERTOOLS_SERVICE_NAME: serviceName,
+      };
+      for (const [key, value] of Object.entries(environment)) fn.addEnvironment(key, value);
+    }
+    return this.cache.authSecret
+      ? this.cache.authSecret.grantRead(fn)
+      : iam.Grant.drop(fn, 'no cache secret');
+  }
+
+  /** One tickset metric from one emitter (see infra/metrics.ts for the dimension contract). */
+  metric(
+    metricName: TicksetMetricName,
+    emitter: MetricEmitter,
+    props?: cloudwatch.MetricOptions,
+  ): cloudwatch.Metric {
+    return this.#metrics.metric(metricName, emitter, props);
+  }
+  /** Tasks published to the bus (tick). */
+  metricDispatched(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.#metrics.dispatched(props);
+  }
+  /** Tasks a handler completed. */
+  metricSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.#metrics.succeeded(props);
+  }
+  /** Failed attempts (each failure, retried or not). */
+  metricFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.#metrics.failed(props);
+  }
+  /** Failed attempts scheduled for a retry. */
+  metricRetried(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.#metrics.retried(props);
+  }
+  /** Tasks moved to the dead set, by the tick and the handlers together. */
+  metricDeadLettered(props?: cloudwatch.MathExpressionOptions): cloudwatch.IMetric {
+    return this.#metrics.deadLettered(props);
+  }
+  /** Tasks whose `expiresAt` passed before they ran. */
+  metricExpired(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.#metrics.expired(props);
+  }
+  /** PutEvents entries that failed (they are retried). */
+  metricPublishFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.#metrics.publishFailures(props);
+  }
+  /** Due -> published, p99 (`emitter: 'handler'` for due -> handler start). */
+  metricLag(props?: cloudwatch.MetricOptions, emitter: MetricEmitter = 'tick'): cloudwatch.Metric {
+    return this.#metrics.lag(emitter, props);
+  }
+  /** Age of the oldest due, unclaimed task, maximum. */
+  metricOldestDueAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.#metrics.oldestDueAge(props);
+  }
+  /** Tick heartbeats (the leader emits about one per second in `second` mode, one per pass in `minute`). */
+  metricTickHeartbeat(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.#metrics.tickHeartbeat(props);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Where the CLI (and the demo) find Redis, and a fail-fast probe. The library's own clients retry for
+ * ever (right for a Lambda riding out a failover); a command line must say "cannot reach" within seconds.
+ */
+import { ENV } from '../config/env.js';
+import { redactUrl } from '../observability/logger.js';
+import { type ConnectOptions, connect, type RedisClient } from '../redis/connection.js';
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+export interface RedisTarget {
+  readonly url: string;
+  /** Where the URL came from: `--redis`, an environment variable, or the default. */
+  readonly source: '--redis' | typeof ENV.redisUrl | typeof ENV.redisUrlFallback | 'default';
+}
+
+/** `--redis`, then TICKSET_REDIS_URL, then REDIS_URL, then redis://127.0.0.1:6379. */
+export function resolveRedisUrl(flag: string | undefined, env: NodeJS.ProcessEnv): RedisTarget {
+  if (flag) return { url: flag, source: '--redis' };
+  if (env[ENV.redisUrl]) return { url: env[ENV.redisUrl]!, source: ENV.redisUrl };
+  if (env[ENV.redisUrlFallback]) return { url: env[ENV.redisUrlFallback]!, source: ENV.redisUrlFallback };
+  return { url: DEFAULT_REDIS_URL, source: 'default' };
+}
+
+export { redactUrl };
+
+export interface ProbeOptions extends Pick<ConnectOptions, 'tls' | 'username' | 'password'> {
+  /** How long the TCP connect and the PING may take together. @default 1500 */
+  readonly timeoutMs?: number;
+  /** Timeout of every later command when the client is kept. @default 10000 */
+  readonly commandTimeoutMs?: number;
+}
+
+export type ProbeResult =
+  | { readonly ok: true; readonly client: RedisClient }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * Connects once (no reconnects, no queued retries) and PINGs. On success the caller owns the client: it
+ * fails fast from then on too, which suits a short-lived command. Throws ConfigurationError for a URL
+ * that is not redis:// or rediss://.
+ */
+export async function probeRedis(url: string, options: ProbeOptions = {}): Promise<ProbeResult> {
+  const timeoutMs = options.timeoutMs ?? 1500;
+  const client = connect(url, {
+    ...(options.tls ? { tls: true } : {}),
+    ...(options.username ? { username: options.username } : {}),
+    ...(options.password ? { password: options.password } : {}),
+    redisOptions: {
+      lazyConnect: true,
+      connectTimeout: timeoutMs,
+      commandTimeout: options.commandTimeoutMs ?? 10_000,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      enableOfflineQueue: true,
+    },
+  });
+  let lastError: Error | undefined;
+  client.on('error', (error: Error) => {
+    lastError = error;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs + 250);
+  });
+  try {
+    await Promise.race([
+      (async () => {
+        await client.connect();
+        await client.ping();
+      })(),
+      deadline,
+    ]);
+    return { ok: true, client };
+  } catch (error) {
+    client.disconnect();
+    // A peer that accepted the TCP connection but never answers keeps a half-closed socket (and this
+    // process) alive after disconnect(): destroy it.
+    (client as { stream?: { destroy(): void } }).stream?.destroy();
+    const own = (error as Error).message;
+    const reason = own === 'Connection is closed.' && lastError ? lastError.message : own;
+    return { ok: false, reason: reason || 'connection failed' };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * True for errors that mean "Redis is down, unreachable, or will not serve us now" (exit code 2), as opposed to
+ * a bad command line: connection failures and timeouts from ioredis, and the Redis replies for auth, ACL,
+ * memory, failover and loading states.
+ */
+export function isConnectionError(error: unknown): boolean {
+  const message = (error as Error | undefined)?.message ?? '';
+  return (
+    /Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|Command timed out|MaxRetriesPerRequest|Stream isn't writeable/i.test(
+      message,
+    ) ||
+    /^(NOAUTH|WRONGPASS|NOPERM|OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)\b/.test(message)
+  );
+}

@@ -1,0 +1,178 @@
+/**
+ * The producer API: schedule, upsert by key, cancel, inspect. Other Lambdas use it through
+ * `Scheduler.fromEnv()`; local code passes a URL or an ioredis client.
+ */
+import { DEFAULTS, ENV } from '../config/env.js';
+import { Engine } from '../core/engine.js';
+import { shardOf } from '../core/ids.js';
+import { cancelJob, getJob, getStats, type JobInfo, type Stats } from '../core/inspect.js';
+import { isWellFormedText, type PreparedJob, prepareJob, type ScheduleOptions } from '../core/prepare.js';
+import { ValidationError } from '../errors.js';
+import { type ConnectOptions, connect, connectFromEnv, type RedisClient } from '../redis/connection.js';
+
+export interface SchedulerOptions {
+  /** A `redis://` / `rediss://` URL, or an ioredis client (single node or Cluster) that you own. */
+  readonly redis: string | RedisClient;
+  /** Connection options when `redis` is a URL. @default - single node, TLS for rediss:// */
+  readonly connection?: ConnectOptions;
+  /** Hash-tag prefix of every key; namespaces on one Redis are isolated. @default 'tickset' */
+  readonly namespace?: string;
+  /** Number of shards (hash tags) to spread jobs over; must match the tick's. @default 1 */
+  readonly shards?: number;
+  /** Known handler names; when given, any other name is rejected. @default - any valid name */
+  readonly handlers?: readonly string[];
+  /** Largest serialized payload in bytes (an EventBridge entry is at most 256 KB with its envelope). @default 204800 */
+  readonly maxPayloadBytes?: number;
+  /** Clock, for tests. @default Date.now */
+  readonly now?: () => number;
+}
+
+export interface ScheduleResult {
+  readonly id: string;
+  /** When it is due (for a series, the first occurrence). */
+  readonly runAt: Date;
+  /** Revision of the job; a new one on every (re)schedule. */
+  readonly revision: number;
+}
+
+export const DEFAULT_MAX_PAYLOAD_BYTES = 200 * 1024;
+
+export class Scheduler {
+  /** The engine under this scheduler (for the tick, the CLI and advanced use). */
+  readonly engine: Engine;
+  #ownsClient: boolean;
+  readonly #now: () => number;
+  readonly #maxPayloadBytes: number;
+  readonly #knownHandlers: ReadonlySet<string> | undefined;
+
+  constructor(options: SchedulerOptions) {
+    const redis =
+      typeof options.redis === 'string' ? connect(options.redis, options.connection) : options.redis;
+    this.#ownsClient = typeof options.redis === 'string';
+    this.engine = new Engine(redis, {
+      ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
+      ...(options.shards !== undefined ? { shards: options.shards } : {}),
+    });
+    this.#now = options.now ?? Date.now;
+    const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1) {
+      throw new ValidationError('maxPayloadBytes', maxPayloadBytes, 'a positive integer number of bytes');
+    }
+    this.#maxPayloadBytes = maxPayloadBytes;
+    this.#knownHandlers = options.handlers ? new Set(options.handlers) : undefined;
+  }
+
+  /**
+   * Builds a scheduler from the Lambda environment: TICKSET_REDIS_URL, TICKSET_REDIS_CLUSTER, TICKSET_REDIS_TLS,
+   * TICKSET_REDIS_USERNAME, TICKSET_REDIS_AUTH_SECRET_ARN (read from Secrets Manager at cold start),
+   * TICKSET_NAMESPACE, TICKSET_SHARDS, TICKSET_HANDLERS.
+   */
+  static async fromEnv(
+    env: NodeJS.ProcessEnv = process.env,
+    overrides: Partial<Omit<SchedulerOptions, 'redis'>> = {},
+  ): Promise<Scheduler> {
+    const redis = await connectFromEnv(env);
+    const handlers = env[ENV.handlers]
+      ?.split(',')
+      .map((h) => h.trim())
+      .filter(Boolean);
+    const scheduler = new Scheduler({
+      redis,
+      namespace: env[ENV.namespace] || DEFAULTS.namespace,
+      shards: env[ENV.shards] ? Number(env[ENV.shards]) : 1,
+      ...(handlers && handlers.length > 0 ? { handlers } : {}),
+      ...overrides,
+    });
+    scheduler.#ownsClient = true;
+    return scheduler;
+  }
+
+  /** Schedules one job (or upserts the job with the same `key`). */
+  async schedule(options: ScheduleOptions): Promise<ScheduleResult> {
+    const [result] = await this.#write([prepareJob(options, this.#context(), 'options')]);
+    return result!;
+  }
+
+  /**
+   * Schedules many jobs in one round trip per shard. Every job is validated before anything is written.
+   * Atomic per shard (one Lua script each), not across shards.
+   */
+  async scheduleMany(options: readonly ScheduleOptions[]): Promise<ScheduleResult[]> {
+    if (!Array.isArray(options)) throw new ValidationError('jobs', options, 'an array of schedule options');
+    const context = this.#context();
+    const prepared = options.map((o, i) => prepareJob(o, context, `jobs[${i}]`));
+    return this.#write(prepared);
+  }
+
+  /** The job with this id (or key), or undefined. */
+  async get(idOrKey: string): Promise<JobInfo | undefined> {
+    this.#checkRef(idOrKey);
+    return getJob(this.engine, idOrKey, this.#now());
+  }
+
+  /** Cancels the job with this id (or key), wherever it is (queued, in flight or dead). */
+  async cancel(idOrKey: string): Promise<boolean> {
+    this.#checkRef(idOrKey);
+    return cancelJob(this.engine, idOrKey);
+  }
+
+  /** Counts across all shards: scheduled (not yet due), due (not claimed), inflight, dead, oldest due age. */
+  async stats(): Promise<Stats> {
+    return getStats(this.engine, this.#now());
+  }
+
+  /** Closes the connection if this scheduler opened it. */
+  async close(): Promise<void> {
+    if (this.#ownsClient) await this.engine.redis.quit().catch(() => undefined);
+  }
+
+  #checkRef(idOrKey: string): void {
+    if (
+      typeof idOrKey !== 'string' ||
+      idOrKey.length === 0 ||
+      idOrKey.length > 1024 ||
+      !isWellFormedText(idOrKey)
+    ) {
+      throw new ValidationError(
+        'idOrKey',
+        idOrKey,
+        'a non-empty job id or key of at most 1024 characters of well-formed Unicode',
+      );
+    }
+  }
+
+  #context() {
+    return {
+      now: this.#now(),
+      maxPayloadBytes: this.#maxPayloadBytes,
+      ...(this.#knownHandlers ? { knownHandlers: this.#knownHandlers } : {}),
+    };
+  }
+
+  async #write(jobs: readonly PreparedJob[]): Promise<ScheduleResult[]> {
+    const byShard = new Map<number, number[]>();
+    jobs.forEach((job, index) => {
+      const shard = shardOf(job.routingKey, this.engine.shards);
+      const list = byShard.get(shard);
+      if (list) list.push(index);
+      else byShard.set(shard, [index]);
+    });
+    const results: ScheduleResult[] = new Array(jobs.length);
+    let wake = false;
+    await Promise.all(
+      [...byShard].map(async ([shard, indexes]) => {
+        const reply = await this.engine.scheduleBatch(
+          shard,
+          indexes.map((i) => jobs[i]!),
+        );
+        wake ||= reply.wake;
+        reply.results.forEach((r, n) => {
+          const job = jobs[indexes[n]!]!;
+          results[indexes[n]!] = { id: r.id, runAt: new Date(job.runAt), revision: r.revision };
+        });
+      }),
+    );
+    if (wake) await this.engine.redis.publish(this.engine.global.wakeChannel, '1');
+    return results;
+  }
+}

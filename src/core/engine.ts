@@ -1,0 +1,333 @@
+/**
+ * The engine: every state transition of a job, each one Lua script on one shard (see ARCHITECTURE.md for
+ * the state machine). The producer (`Scheduler`), the tick loop, the handler wrapper and the CLI all go
+ * through here. `now` is always passed in, so tests control time.
+ */
+import { randomBytes } from 'node:crypto';
+import { KeyHandlerConflictError, ValidationError } from '../errors.js';
+import type { RedisClient } from '../redis/connection.js';
+import { decodeBody, idempotencyKeyOf, parsePayload } from './codec.js';
+import {
+  type GlobalKeys,
+  globalKeys,
+  isValidNamespace,
+  type ShardKeys,
+  STORED_FORMAT_VERSION,
+  shardKeys,
+} from './keys.js';
+import type { PreparedJob } from './prepare.js';
+import { runScript } from './script.js';
+import { LUA } from './scripts.generated.js';
+import { backoffDelayMs, nextCronOccurrence } from './timing.js';
+import { TASK_EVENT_VERSION, type TaskEventDetail } from './types.js';
+
+/** Per-handler limits, to honour third-party quotas. */
+export interface HandlerLimits {
+  /** Most tasks published per second (fixed one-second windows). @default - unlimited */
+  readonly perSecond?: number;
+  /** Most tasks claimed and not yet acknowledged at once. @default - unlimited */
+  readonly maxInFlight?: number;
+}
+
+export interface EngineOptions {
+  /** Hash-tag prefix of every key. @default 'tickset' */
+  readonly namespace?: string;
+  /** Number of shards (hash tags) jobs are spread over. @default 1 */
+  readonly shards?: number;
+  /** Milliseconds of waiting that one unit of priority is worth (the aging rule). @default 1000 */
+  readonly agingStepMs?: number;
+}
+
+/** What a claim needs to know about one handler. */
+export interface ClaimSpec {
+  readonly handler: string;
+  /** Most tasks to claim for this handler in this call. */
+  readonly limit: number;
+  readonly leaseMs: number;
+  readonly limits?: HandlerLimits;
+}
+
+/** Identifies one claim of a task: enough to ack, fail or release it. */
+export type TaskRef = Pick<TaskEventDetail, 'id' | 'handler' | 'shard' | 'claimToken'>;
+
+export type AckOutcome = 'acked' | 'stale' | 'missing';
+export interface FailOutcome {
+  readonly outcome: 'retry' | 'dead' | 'stale' | 'missing';
+  readonly attempt: number;
+  readonly retryAt?: number;
+}
+
+const ERROR_TEXT_LIMIT = 2000;
+
+export class Engine {
+  readonly namespace: string;
+  readonly shards: number;
+  readonly agingStepMs: number;
+  readonly global: GlobalKeys;
+  readonly redis: RedisClient;
+  readonly #shardKeys: ShardKeys[];
+
+  constructor(redis: RedisClient, options: EngineOptions = {}) {
+    const namespace = options.namespace ?? 'tickset';
+    if (!isValidNamespace(namespace)) {
+      throw new ValidationError(
+        'namespace',
+        namespace,
+        'letters, digits, "_", "." or "-", at most 64 characters',
+      );
+    }
+    const shards = options.shards ?? 1;
+    if (!Number.isInteger(shards) || shards < 1 || shards > 1024) {
+      throw new ValidationError('shards', shards, 'an integer from 1 to 1024');
+    }
+    this.redis = redis;
+    this.namespace = namespace;
+    this.shards = shards;
+    this.agingStepMs = options.agingStepMs ?? 1000;
+    this.global = globalKeys(namespace);
+    this.#shardKeys = Array.from({ length: shards }, (_, s) => shardKeys(namespace, s));
+  }
+
+  keys(shard: number): ShardKeys {
+    const keys = this.#shardKeys[shard];
+    if (!keys) throw new ValidationError('shard', shard, `a shard from 0 to ${this.shards - 1}`);
+    return keys;
+  }
+
+  /** Writes a batch of prepared jobs into one shard, atomically. Returns ids and whether a queue head moved. */
+  async scheduleBatch(
+    shard: number,
+    jobs: readonly PreparedJob[],
+  ): Promise<{ wake: boolean; results: Array<{ id: string; revision: number }> }> {
+    const k = this.keys(shard);
+    const groups = [...new Set(jobs.map((j) => j.handler))];
+    const groupIndex = new Map(groups.map((h, i) => [h, i + 1]));
+    const keys = [k.jobs, k.keys, k.prio, k.state, k.handlers, k.seq, k.dead, k.arm, k.meta];
+    for (const h of groups) keys.push(k.delayed(h), k.ready(h), k.inflight(h));
+    const args: Array<string | number> = [STORED_FORMAT_VERSION, jobs.length, groups.length, ...groups];
+    for (const j of jobs)
+      args.push(j.id, groupIndex.get(j.handler)!, j.runAt, j.key, j.priority, j.headerOpen);
+    for (const j of jobs) args.push(j.payloadJson);
+    let reply: Array<string | number>;
+    try {
+      reply = await runScript<Array<string | number>>(this.redis, LUA.schedule, keys, args);
+    } catch (error) {
+      const match = /TICKSET_KEY_HANDLER_CONFLICT (.*)\|([^|]*)\|([^|]*)$/.exec((error as Error).message);
+      if (match) throw new KeyHandlerConflictError(match[1]!, match[2]!, match[3]!);
+      throw error;
+    }
+    const results: Array<{ id: string; revision: number }> = [];
+    for (let i = 1; i < reply.length; i += 2)
+      results.push({ id: String(reply[i]), revision: Number(reply[i + 1]) });
+    return { wake: reply[0] === 1, results };
+  }
+
+  /** Handler names that have jobs in a shard. */
+  async handlersOf(shard: number): Promise<string[]> {
+    return (await this.redis.smembers(this.keys(shard).handlers)).sort();
+  }
+
+  /** Moves due jobs of the given handlers into their ready queues. */
+  async promote(shard: number, handlers: readonly string[], now: number, limit: number): Promise<number> {
+    if (handlers.length === 0) return 0;
+    const k = this.keys(shard);
+    const keys = [k.prio];
+    for (const h of handlers) keys.push(k.delayed(h), k.ready(h));
+    return Number(await runScript(this.redis, LUA.promote, keys, [now, limit, this.agingStepMs]));
+  }
+
+  /** Claims ready jobs into in-flight and returns them as event details. */
+  async claim(
+    shard: number,
+    specs: readonly ClaimSpec[],
+    now: number,
+  ): Promise<{ tasks: TaskEventDetail[]; expired: number }> {
+    if (specs.length === 0) return { tasks: [], expired: 0 };
+    const k = this.keys(shard);
+    const keys = [k.jobs, k.state, k.dead, k.rate, k.arm, k.keys, k.prio];
+    const args: Array<string | number> = [now, randomBytes(9).toString('base64url')];
+    const leaseByHandler = new Map<string, number>();
+    for (const spec of specs) {
+      keys.push(k.delayed(spec.handler), k.ready(spec.handler), k.inflight(spec.handler));
+      args.push(
+        spec.handler,
+        spec.limit,
+        spec.limits?.perSecond ?? -1,
+        spec.limits?.maxInFlight ?? -1,
+        spec.leaseMs,
+      );
+      leaseByHandler.set(spec.handler, spec.leaseMs);
+    }
+    const reply = await runScript<Array<string | number>>(this.redis, LUA.claim, keys, args);
+    const tasks: TaskEventDetail[] = [];
+    for (let i = 1; i < reply.length; i += 4) {
+      const id = String(reply[i]);
+      const { header, payloadJson } = decodeBody(String(reply[i + 1]));
+      tasks.push({
+        v: TASK_EVENT_VERSION,
+        id,
+        handler: header.h,
+        payload: parsePayload(payloadJson),
+        attempt: Number(reply[i + 2]),
+        idempotencyKey: idempotencyKeyOf(id, header),
+        scheduledFor: new Date(header.o ?? header.r ?? now).toISOString(),
+        claimToken: String(reply[i + 3]),
+        namespace: this.namespace,
+        shard,
+        leaseUntil: now + (leaseByHandler.get(header.h) ?? 0),
+      });
+    }
+    return { tasks, expired: Number(reply[0]) };
+  }
+
+  /** Returns jobs whose lease expired to their ready queues (or to dead when attempts are used up). */
+  async requeueExpired(
+    shard: number,
+    handlers: readonly string[],
+    now: number,
+    limit: number,
+  ): Promise<{ requeued: number; dead: number }> {
+    if (handlers.length === 0) return { requeued: 0, dead: 0 };
+    const k = this.keys(shard);
+    const keys = [k.jobs, k.state, k.dead, k.prio];
+    for (const h of handlers) keys.push(k.inflight(h), k.ready(h));
+    const [requeued, dead] = await runScript<[number, number]>(this.redis, LUA.requeueExpired, keys, [
+      now,
+      limit,
+      this.agingStepMs,
+    ]);
+    return { requeued, dead };
+  }
+
+  /** Completes a claim. A stale token (the lease expired and the job was claimed again) is rejected. */
+  async ack(ref: TaskRef): Promise<AckOutcome> {
+    const k = this.keys(ref.shard);
+    const code = await runScript<number>(
+      this.redis,
+      LUA.ack,
+      [k.jobs, k.state, k.keys, k.prio, k.inflight(ref.handler)],
+      [ref.id, ref.claimToken],
+    );
+    return code === 1 ? 'acked' : code === -2 ? 'stale' : 'missing';
+  }
+
+  /** Records a failed attempt: retry after the job's backoff, or dead once its attempts are used up. */
+  async fail(
+    ref: TaskRef,
+    error: { readonly reason?: string; readonly message: string },
+    now: number,
+    options: { readonly retry?: boolean } = {},
+  ): Promise<FailOutcome> {
+    const k = this.keys(ref.shard);
+    const [body, rawState] = await Promise.all([
+      this.redis.hget(k.jobs, ref.id),
+      this.redis.hget(k.state, ref.id),
+    ]);
+    if (body === null) return { outcome: 'missing', attempt: 0 };
+    const { header } = decodeBody(body);
+    const attempt = Number((rawState ?? '0').split('|')[0]);
+    const [kind, base, cap] = header.b ?? ['e', 1000, 300_000];
+    const retryAt =
+      options.retry === false
+        ? -1
+        : now + backoffDelayMs(kind === 'f' ? 'fixed' : 'exponential', base, cap, attempt);
+    const message = error.message.replaceAll('\n', ' ').slice(0, ERROR_TEXT_LIMIT);
+    const [code, recordedAttempt] = await runScript<[number, number]>(
+      this.redis,
+      LUA.fail,
+      [k.jobs, k.state, k.dead, k.delayed(ref.handler), k.inflight(ref.handler)],
+      [ref.id, ref.claimToken, now, retryAt, error.reason ?? 'error', message],
+    );
+    if (code === 1) return { outcome: 'retry', attempt: recordedAttempt, retryAt };
+    if (code === 2) return { outcome: 'dead', attempt: recordedAttempt };
+    return { outcome: code === -2 ? 'stale' : 'missing', attempt: recordedAttempt };
+  }
+
+  /** Hands a claim back without counting the attempt (publishing failed); due again at `retryAt`. */
+  async release(ref: TaskRef, retryAt: number, why: string): Promise<boolean> {
+    const k = this.keys(ref.shard);
+    const code = await runScript<number>(
+      this.redis,
+      LUA.release,
+      [k.state, k.delayed(ref.handler), k.inflight(ref.handler)],
+      [ref.id, ref.claimToken, retryAt, why.replaceAll('\n', ' ').slice(0, ERROR_TEXT_LIMIT)],
+    );
+    return code === 1;
+  }
+
+  /**
+   * Computes the next occurrences of cron series left in `arm` by claims (Lua cannot do time zones) and
+   * writes them with a compare-and-set. Safe to run from any number of processes at once.
+   */
+  async armPending(shard: number, now: number): Promise<number> {
+    const k = this.keys(shard);
+    const ids = await this.redis.smembers(k.arm);
+    let armed = 0;
+    for (const id of ids) {
+      const body = await this.redis.hget(k.jobs, id);
+      if (body === null) {
+        await this.redis.srem(k.arm, id);
+        continue;
+      }
+      const { header } = decodeBody(body);
+      if (header.c === undefined) {
+        await this.redis.srem(k.arm, id);
+        continue;
+      }
+      const spec = { expression: header.c, timezone: header.z ?? 'UTC' };
+      let armAt: number | undefined;
+      let next: number | undefined;
+      if (header.r === undefined) {
+        // Unarmed: the precomputed occurrence was missing or already past when it was claimed (an outage).
+        // Go on from that claim (`a`), not from now: if this call comes late (a crash in between), the
+        // occurrence missed meanwhile fires once, and the series is neither cut short nor caught up N times.
+        armAt = nextCronOccurrence(spec, Math.max(header.l ?? 0, header.a ?? now));
+        if (armAt !== undefined && header.x !== undefined && armAt > header.x) armAt = undefined;
+        next = armAt === undefined ? undefined : nextCronOccurrence(spec, armAt);
+      } else {
+        next = nextCronOccurrence(spec, header.r);
+      }
+      const code = await runScript<number>(
+        this.redis,
+        LUA.armSeries,
+        [k.jobs, k.arm, k.delayed(header.h), k.keys, k.prio],
+        [id, header.v, header.r === undefined ? '' : header.r, armAt ?? '', next ?? ''],
+      );
+      if (code === 1) armed++;
+    }
+    return armed;
+  }
+}
+
+/** What a shard needs next: see `next-wake.lua`. */
+export interface ShardWake {
+  readonly nextDueAt?: number;
+  readonly readyBacklog: number;
+  readonly nextLeaseExpiry?: number;
+  readonly oldestDueAt?: number;
+  readonly armPending: number;
+}
+
+export async function shardWake(
+  engine: Engine,
+  shard: number,
+  handlers: readonly string[],
+  now: number,
+): Promise<ShardWake> {
+  const k = engine.keys(shard);
+  const keys = [k.arm, k.prio];
+  for (const h of handlers) keys.push(k.delayed(h), k.ready(h), k.inflight(h));
+  const [nextDue, ready, nextLease, oldest, arm] = await runScript<number[]>(
+    engine.redis,
+    LUA.nextWake,
+    keys,
+    [now, engine.agingStepMs],
+  );
+  return {
+    ...(nextDue! >= 0 ? { nextDueAt: nextDue } : {}),
+    readyBacklog: ready!,
+    ...(nextLease! >= 0 ? { nextLeaseExpiry: nextLease } : {}),
+    ...(oldest! >= 0 ? { oldestDueAt: oldest } : {}),
+    armPending: arm!,
+  };
+}

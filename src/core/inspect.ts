@@ -1,0 +1,396 @@
+/**
+ * Read side and operator actions: find a job by id or key, its state, counts per handler, listing, the
+ * dead set (replay, purge), pause switches and the tick heartbeat. Used by `Scheduler` and the CLI.
+ */
+import { DEFAULT_MAX_ATTEMPTS, decodeBody, idempotencyKeyOf, parsePayload, parseState } from './codec.js';
+import type { Engine } from './engine.js';
+import { seriesIdOf, shardOf } from './ids.js';
+import type { ShardKeys } from './keys.js';
+import { runScript } from './script.js';
+import { LUA } from './scripts.generated.js';
+import type { JsonValue } from './types.js';
+
+export type JobState = 'scheduled' | 'due' | 'inflight' | 'dead' | 'arming';
+
+/** A job as `get` and `list` show it. */
+export interface JobInfo {
+  readonly id: string;
+  readonly handler: string;
+  readonly state: JobState;
+  /** When it is (or was) due; absent while a cron series is being armed. */
+  readonly runAt?: Date;
+  readonly payload: JsonValue;
+  readonly key?: string;
+  /** Attempts made so far for the pending occurrence. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly priority: number;
+  readonly revision: number;
+  readonly idempotencyKey: string;
+  readonly cron?: string;
+  readonly timezone?: string;
+  readonly everyMs?: number;
+  readonly expiresAt?: Date;
+  /** Lease deadline while in flight. */
+  readonly leaseUntil?: Date;
+  /** When it moved to the dead set. */
+  readonly failedAt?: Date;
+  /** Why the last attempt failed or why it is dead (`error`, `timeout`, `expired`, `lease-expired`, ...). */
+  readonly lastReason?: string;
+  readonly lastError?: string;
+  readonly shard: number;
+}
+
+export interface HandlerStats {
+  readonly scheduled: number;
+  readonly due: number;
+  readonly inflight: number;
+  readonly dead: number;
+  readonly oldestDueAgeMs: number;
+  readonly paused: boolean;
+}
+
+/** Counts across all shards. `scheduled` is not yet due; `due` is due but not yet claimed. */
+export interface Stats {
+  readonly scheduled: number;
+  readonly due: number;
+  readonly inflight: number;
+  readonly dead: number;
+  readonly oldestDueAgeMs: number;
+  readonly byHandler: Readonly<Record<string, HandlerStats>>;
+}
+
+async function locate(
+  engine: Engine,
+  idOrKey: string,
+): Promise<{ shard: number; id: string; body: string } | undefined> {
+  const candidates = [shardOf(seriesIdOf(idOrKey), engine.shards)];
+  for (let s = 0; s < engine.shards; s++) if (s !== candidates[0]) candidates.push(s);
+  for (const shard of candidates) {
+    const body = await engine.redis.hget(engine.keys(shard).jobs, idOrKey);
+    if (body !== null) return { shard, id: idOrKey, body };
+  }
+  const keyShard = shardOf(idOrKey, engine.shards);
+  const id = await engine.redis.hget(engine.keys(keyShard).keys, idOrKey);
+  if (id === null) return undefined;
+  const body = await engine.redis.hget(engine.keys(keyShard).jobs, id);
+  return body === null ? undefined : { shard: keyShard, id, body };
+}
+
+export async function getJob(engine: Engine, idOrKey: string, now: number): Promise<JobInfo | undefined> {
+  const found = await locate(engine, idOrKey);
+  if (!found) return undefined;
+  const { shard, id, body } = found;
+  const k = engine.keys(shard);
+  const { header, payloadJson } = decodeBody(body);
+  const [delayed, ready, inflight, dead, rawState] = await Promise.all([
+    engine.redis.zscore(k.delayed(header.h), id),
+    engine.redis.zscore(k.ready(header.h), id),
+    engine.redis.zscore(k.inflight(header.h), id),
+    engine.redis.zscore(k.dead, id),
+    engine.redis.hget(k.state, id),
+  ]);
+  const state = parseState(rawState);
+  let jobState: JobState = 'arming';
+  let runAt: number | undefined = header.o ?? header.r;
+  if (dead !== null) jobState = 'dead';
+  else if (inflight !== null) jobState = 'inflight';
+  else if (ready !== null) jobState = 'due';
+  else if (delayed !== null) {
+    runAt = Number(delayed);
+    jobState = runAt <= now ? 'due' : 'scheduled';
+  }
+  return {
+    id,
+    handler: header.h,
+    state: jobState,
+    ...(runAt !== undefined ? { runAt: new Date(runAt) } : {}),
+    payload: parsePayload(payloadJson),
+    ...(header.k !== undefined ? { key: header.k } : {}),
+    attempt: state.attempt,
+    maxAttempts: header.m ?? DEFAULT_MAX_ATTEMPTS,
+    priority: header.p ?? 0,
+    revision: header.v,
+    idempotencyKey: idempotencyKeyOf(id, header),
+    ...(header.c !== undefined ? { cron: header.c, timezone: header.z ?? 'UTC' } : {}),
+    ...(header.e !== undefined ? { everyMs: header.e } : {}),
+    ...(header.x !== undefined ? { expiresAt: new Date(header.x) } : {}),
+    ...(inflight !== null ? { leaseUntil: new Date(Number(inflight)) } : {}),
+    ...(dead !== null ? { failedAt: new Date(Number(dead)) } : {}),
+    ...(state.reason ? { lastReason: state.reason, lastError: state.error } : {}),
+    shard,
+  };
+}
+
+export async function cancelJob(engine: Engine, idOrKey: string): Promise<boolean> {
+  for (let tries = 0; tries < 3; tries++) {
+    const found = await locate(engine, idOrKey);
+    if (!found) return false;
+    const k = engine.keys(found.shard);
+    const { header } = decodeBody(found.body);
+    const code = await runScript<number>(
+      engine.redis,
+      LUA.cancel,
+      [
+        k.jobs,
+        k.keys,
+        k.state,
+        k.prio,
+        k.dead,
+        k.arm,
+        k.delayed(header.h),
+        k.ready(header.h),
+        k.inflight(header.h),
+      ],
+      [found.id, header.h],
+    );
+    if (code !== -1) return code === 1;
+  }
+  return false;
+}
+
+export async function pausedHandlers(engine: Engine): Promise<Set<string>> {
+  return new Set(await engine.redis.smembers(engine.global.paused));
+}
+
+export async function setPaused(engine: Engine, handler: string, paused: boolean): Promise<boolean> {
+  const changed = paused
+    ? await engine.redis.sadd(engine.global.paused, handler)
+    : await engine.redis.srem(engine.global.paused, handler);
+  return changed === 1;
+}
+
+export async function allHandlers(engine: Engine): Promise<string[]> {
+  const sets = await Promise.all(Array.from({ length: engine.shards }, (_, s) => engine.handlersOf(s)));
+  return [...new Set(sets.flat())].sort();
+}
+
+/**
+ * The earliest due time in a ready queue (ranked by due − priority × step, so the head is not always the
+ * oldest). A job due before the head's due time ranks at or before it, so only that range is read (at most
+ * 1000 entries: beyond that the answer is a lower bound of the age).
+ */
+async function oldestReadyDue(
+  engine: Engine,
+  k: ShardKeys,
+  handler: string,
+  headRank: number,
+  headId: string,
+): Promise<number> {
+  const step = engine.agingStepMs;
+  const headDue = headRank + Number((await engine.redis.hget(k.prio, headId)) ?? 0) * step;
+  if (headDue === headRank) return headDue;
+  const range = await engine.redis.zrangebyscore(
+    k.ready(handler),
+    headRank,
+    headDue,
+    'WITHSCORES',
+    'LIMIT',
+    0,
+    1000,
+  );
+  const ids = range.filter((_, i) => i % 2 === 0);
+  const priorities = await engine.redis.hmget(k.prio, ...ids);
+  let oldest = headDue;
+  for (let i = 0; i < ids.length; i++) {
+    oldest = Math.min(oldest, Number(range[2 * i + 1]) + Number(priorities[i] ?? 0) * step);
+  }
+  return oldest;
+}
+
+const DEAD_PAGE = 500;
+/** Dead jobs counted per handler; past this many in one shard, the per-handler split is not computed. */
+export const DEAD_COUNT_SCAN_LIMIT = 50_000;
+
+/** Per-handler counts of a shard's dead set, paging through it (the dead set is not split by handler). */
+async function countDeadByHandler(engine: Engine, shard: number): Promise<Map<string, number>> {
+  const k = engine.keys(shard);
+  const counts = new Map<string, number>();
+  for (let start = 0; start < DEAD_COUNT_SCAN_LIMIT; start += DEAD_PAGE) {
+    const ids = await engine.redis.zrange(k.dead, start, start + DEAD_PAGE - 1);
+    if (ids.length === 0) break;
+    for (const body of await engine.redis.hmget(k.jobs, ...ids)) {
+      if (body === null) continue;
+      const h = decodeBody(body).header.h;
+      counts.set(h, (counts.get(h) ?? 0) + 1);
+    }
+    if (ids.length < DEAD_PAGE) break;
+  }
+  return counts;
+}
+
+export async function getStats(engine: Engine, now: number): Promise<Stats> {
+  const paused = await pausedHandlers(engine);
+  const byHandler: Record<
+    string,
+    {
+      scheduled: number;
+      due: number;
+      inflight: number;
+      dead: number;
+      oldestDueAgeMs: number;
+      paused: boolean;
+    }
+  > = {};
+  let dead = 0;
+  for (let shard = 0; shard < engine.shards; shard++) {
+    const k = engine.keys(shard);
+    const handlers = await engine.handlersOf(shard);
+    dead += await engine.redis.zcard(k.dead);
+    const deadByHandler = await countDeadByHandler(engine, shard);
+    await Promise.all(
+      handlers.map(async (h) => {
+        const [notYet, dueDelayed, readyCount, inflight, delayedHead, readyHead] = await Promise.all([
+          engine.redis.zcount(k.delayed(h), `(${now}`, '+inf'),
+          engine.redis.zcount(k.delayed(h), '-inf', now),
+          engine.redis.zcard(k.ready(h)),
+          engine.redis.zcard(k.inflight(h)),
+          engine.redis.zrange(k.delayed(h), 0, 0, 'WITHSCORES'),
+          engine.redis.zrange(k.ready(h), 0, 0, 'WITHSCORES'),
+        ]);
+        let oldestDue = Number.POSITIVE_INFINITY;
+        if (delayedHead[1] !== undefined && Number(delayedHead[1]) <= now) oldestDue = Number(delayedHead[1]);
+        if (readyHead[0] !== undefined) {
+          oldestDue = Math.min(
+            oldestDue,
+            await oldestReadyDue(engine, k, h, Number(readyHead[1]), readyHead[0]),
+          );
+        }
+        byHandler[h] ??= {
+          scheduled: 0,
+          due: 0,
+          inflight: 0,
+          dead: 0,
+          oldestDueAgeMs: 0,
+          paused: paused.has(h),
+        };
+        const entry = byHandler[h];
+        entry.scheduled += notYet;
+        entry.due += dueDelayed + readyCount;
+        entry.inflight += inflight;
+        entry.dead += deadByHandler.get(h) ?? 0;
+        if (Number.isFinite(oldestDue))
+          entry.oldestDueAgeMs = Math.max(entry.oldestDueAgeMs, Math.max(0, now - oldestDue));
+      }),
+    );
+  }
+  const values = Object.values(byHandler);
+  return {
+    scheduled: values.reduce((a, h) => a + h.scheduled, 0),
+    due: values.reduce((a, h) => a + h.due, 0),
+    inflight: values.reduce((a, h) => a + h.inflight, 0),
+    dead,
+    oldestDueAgeMs: values.reduce((a, h) => Math.max(a, h.oldestDueAgeMs), 0),
+    byHandler,
+  };
+}
+
+export type ListState = 'scheduled' | 'due' | 'inflight' | 'dead';
+
+/** Lists up to `limit` jobs in one state (and optionally one handler), oldest first. */
+export async function listJobs(
+  engine: Engine,
+  options: { state: ListState; handler?: string; limit: number },
+  now: number,
+): Promise<JobInfo[]> {
+  const out: JobInfo[] = [];
+  for (let shard = 0; shard < engine.shards && out.length < options.limit; shard++) {
+    const k = engine.keys(shard);
+    const handlers = options.handler ? [options.handler] : await engine.handlersOf(shard);
+    const ids: string[] = [];
+    if (options.state === 'dead') {
+      // The dead set is shared by all handlers: page through it until enough match the filter.
+      for (let start = 0; ids.length < options.limit; start += DEAD_PAGE) {
+        const page = await engine.redis.zrange(k.dead, start, start + DEAD_PAGE - 1);
+        if (options.handler) {
+          const bodies = page.length > 0 ? await engine.redis.hmget(k.jobs, ...page) : [];
+          page.forEach((id, i) => {
+            const body = bodies[i];
+            if (body && decodeBody(body).header.h === options.handler) ids.push(id);
+          });
+        } else {
+          ids.push(...page);
+        }
+        if (page.length < DEAD_PAGE) break;
+      }
+    } else {
+      for (const h of handlers) {
+        if (options.state === 'scheduled') {
+          ids.push(
+            ...(await engine.redis.zrangebyscore(k.delayed(h), `(${now}`, '+inf', 'LIMIT', 0, options.limit)),
+          );
+        } else if (options.state === 'due') {
+          ids.push(...(await engine.redis.zrange(k.ready(h), 0, options.limit - 1)));
+          ids.push(
+            ...(await engine.redis.zrangebyscore(k.delayed(h), '-inf', now, 'LIMIT', 0, options.limit)),
+          );
+        } else {
+          ids.push(...(await engine.redis.zrange(k.inflight(h), 0, options.limit - 1)));
+        }
+      }
+    }
+    for (const id of ids) {
+      if (out.length >= options.limit) break;
+      const job = await getJob(engine, id, now);
+      if (job && (!options.handler || job.handler === options.handler)) out.push(job);
+    }
+  }
+  return out;
+}
+
+/** Replays one dead job, or all of them; returns how many were replayed. */
+export async function replayDead(
+  engine: Engine,
+  idOrAll: string | { all: true },
+  now: number,
+): Promise<number> {
+  let replayed = 0;
+  for (let shard = 0; shard < engine.shards; shard++) {
+    const k = engine.keys(shard);
+    const ids = typeof idOrAll === 'string' ? [idOrAll] : await engine.redis.zrange(k.dead, 0, -1);
+    for (const id of ids) {
+      const body = await engine.redis.hget(k.jobs, id);
+      if (body === null) continue;
+      const { header } = decodeBody(body);
+      const code = await runScript<number>(
+        engine.redis,
+        LUA.replayDead,
+        [k.jobs, k.state, k.dead, k.delayed(header.h), k.seq],
+        [id, now, header.h],
+      );
+      if (code === 1) replayed++;
+    }
+  }
+  return replayed;
+}
+
+/** Deletes dead jobs that failed at or before `cutoffMs`; returns how many. */
+export async function purgeDead(engine: Engine, cutoffMs: number): Promise<number> {
+  let purged = 0;
+  for (let shard = 0; shard < engine.shards; shard++) {
+    const k = engine.keys(shard);
+    for (;;) {
+      const n = await runScript<number>(
+        engine.redis,
+        LUA.purgeDead,
+        [k.dead, k.jobs, k.state, k.keys, k.prio],
+        [cutoffMs, 500],
+      );
+      purged += n;
+      if (n < 500) break;
+    }
+  }
+  return purged;
+}
+
+export interface Heartbeat {
+  readonly at: Date;
+  readonly owner: string;
+  readonly mode: string;
+}
+
+export async function readHeartbeat(engine: Engine): Promise<Heartbeat | undefined> {
+  const raw = await engine.redis.hgetall(engine.global.heartbeat);
+  if (!raw.at) return undefined;
+  return { at: new Date(Number(raw.at)), owner: raw.owner ?? '', mode: raw.mode ?? '' };
+}

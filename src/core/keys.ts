@@ -1,0 +1,107 @@
+/**
+ * Every Redis key name tickset uses comes from this module (see ARCHITECTURE.md for types and owners).
+ *
+ * Keys of one shard share the hash tag `{<namespace>:<shard>}`, so every script touches one cluster slot.
+ * Keys that span shards (leader lease, heartbeat, pause switches) live under `{<namespace>}`.
+ */
+
+/** Keys that belong to one shard. A script receives the subset it needs through KEYS. */
+export interface ShardKeys {
+  readonly shard: number;
+  readonly tag: string;
+  /** HASH id → packed job body (format version byte + header JSON + "\n" + payload JSON). */
+  readonly jobs: string;
+  /** HASH user key → id. */
+  readonly keys: string;
+  /** HASH id → priority, only for jobs whose priority is not 0. */
+  readonly prio: string;
+  /** HASH id → "attempt|token|reason|error" for jobs that were claimed at least once. */
+  readonly state: string;
+  /** SET of handler names that have (or had) jobs in this shard. */
+  readonly handlers: string;
+  /** STRING counter: the source of job revisions. */
+  readonly seq: string;
+  /** ZSET id → failedAt ms. */
+  readonly dead: string;
+  /** HASH handler → "windowSecond:count" for per-second rate limits. */
+  readonly rate: string;
+  /** SET of cron series ids whose next occurrence Node must compute. */
+  readonly arm: string;
+  /** HASH with the stored format version (`format`). */
+  readonly meta: string;
+  /** ZSET id → due ms, per handler: scheduled and retrying jobs. */
+  delayed(handler: string): string;
+  /** ZSET id → rank (due ms − priority × aging step), per handler: due jobs waiting for a claim. */
+  ready(handler: string): string;
+  /** ZSET id → lease deadline ms, per handler: claimed jobs not yet acknowledged. */
+  inflight(handler: string): string;
+}
+
+/** Keys shared by all shards of a namespace. */
+export interface GlobalKeys {
+  readonly tag: string;
+  /** STRING owner id with PX: the tick leader lease. */
+  readonly leader: string;
+  /** HASH: the last tick heartbeat (`at`, `owner`, `claimed`, `published`). */
+  readonly heartbeat: string;
+  /** SET of paused handler names. */
+  readonly paused: string;
+  /** Pub/sub channel a producer publishes to when it schedules a job earlier than the queue head. */
+  readonly wakeChannel: string;
+  /**
+   * Prefix of the handler wrapper's idempotency records (`<prefix>#<md5 of the idempotency key>`). It has
+   * no hash tag on purpose: records are independent keys, so a cluster spreads them over all slots.
+   */
+  readonly idempotencyPrefix: string;
+}
+
+export const STORED_FORMAT_VERSION = 1;
+
+const NAMESPACE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const HANDLER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export function isValidNamespace(namespace: string): boolean {
+  return NAMESPACE_PATTERN.test(namespace);
+}
+
+export function isValidHandlerName(handler: string): boolean {
+  return HANDLER_PATTERN.test(handler);
+}
+
+export function shardKeys(namespace: string, shard: number): ShardKeys {
+  const tag = `{${namespace}:${shard}}`;
+  return {
+    shard,
+    tag,
+    jobs: `${tag}:jobs`,
+    keys: `${tag}:keys`,
+    prio: `${tag}:prio`,
+    state: `${tag}:state`,
+    handlers: `${tag}:handlers`,
+    seq: `${tag}:seq`,
+    dead: `${tag}:dead`,
+    rate: `${tag}:rate`,
+    arm: `${tag}:arm`,
+    meta: `${tag}:meta`,
+    delayed: (handler) => `${tag}:delayed:${handler}`,
+    ready: (handler) => `${tag}:ready:${handler}`,
+    inflight: (handler) => `${tag}:inflight:${handler}`,
+  };
+}
+
+export function globalKeys(namespace: string): GlobalKeys {
+  const tag = `{${namespace}}`;
+  return {
+    tag,
+    leader: `${tag}:leader`,
+    heartbeat: `${tag}:heartbeat`,
+    paused: `${tag}:paused`,
+    wakeChannel: `${tag}:wake`,
+    idempotencyPrefix: `tickset-idem:${namespace}`,
+  };
+}
+
+/** All key names of a namespace match this glob (used by tests and the CLI to inspect a namespace). */
+export function namespaceGlob(namespace: string): string[] {
+  return [`{${namespace}}:*`, `{${namespace}:*}:*`, `tickset-idem:${namespace}#*`];
+}

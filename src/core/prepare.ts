@@ -1,0 +1,280 @@
+/**
+ * Turns the producer's schedule options into a job ready for `schedule.lua`: validated at the boundary
+ * (zod for the shape, `serializePayload` for the payload, croner for cron), so nothing invalid reaches Redis.
+ */
+import { z } from 'zod';
+import { UnknownHandlerError, ValidationError } from '../errors.js';
+import { DEFAULT_MAX_ATTEMPTS, encodeHeaderOpen, type JobHeader, type StoredBackoff } from './codec.js';
+import { newJobId } from './ids.js';
+import { isValidHandlerName } from './keys.js';
+import { serializePayload } from './payload.js';
+import { compileCron, isKnownTimeZone, nextCronOccurrence } from './timing.js';
+import type { JsonValue } from './types.js';
+
+/** How to wait between attempts. */
+export interface BackoffOptions {
+  /** `fixed`: always `delayMs`; `exponential`: `delayMs × 2^(attempt−1)`, capped at `maxDelayMs`. */
+  readonly type: 'fixed' | 'exponential';
+  /** @default 1000 */
+  readonly delayMs?: number;
+  /** @default 300000 (5 minutes), or `delayMs` when that is longer */
+  readonly maxDelayMs?: number;
+}
+
+/** Options of `Scheduler.schedule`. Exactly one of `at`, `delayMs`, `cron` or `everyMs`. */
+export interface ScheduleOptions {
+  /** Name of the handler that runs the job (`[A-Za-z0-9][A-Za-z0-9_.-]{0,63}`). */
+  readonly handler: string;
+  /** Any JSON value, at most `maxPayloadBytes` when serialized. @default null */
+  readonly payload?: JsonValue;
+  /** Run at this time (a `Date` or epoch ms). A past time means now. */
+  readonly at?: Date | number;
+  /** Run after this many milliseconds. */
+  readonly delayMs?: number;
+  /** Cron expression: 5 fields, or 6 with seconds first. Runs at every occurrence. */
+  readonly cron?: string;
+  /** IANA time zone of `cron`. @default 'UTC' */
+  readonly timezone?: string;
+  /** Run every this many milliseconds (at least 100), the first time `everyMs` from now. */
+  readonly everyMs?: number;
+  /** Dedupe / upsert key: scheduling the same key again updates that job instead of adding one. @default - none */
+  readonly key?: string;
+  /** 0–100; among due jobs, a higher priority is claimed first (never before it is due). @default 0 */
+  readonly priority?: number;
+  /** Attempts before the job moves to the dead set (1–100). @default 3 */
+  readonly maxAttempts?: number;
+  /** Wait between attempts. @default exponential, 1 s doubling, capped at 5 min */
+  readonly backoff?: BackoffOptions;
+  /** Never run after this time (a `Date` or epoch ms); an expired job goes to dead with reason `expired`. @default - never */
+  readonly expiresAt?: Date | number;
+}
+
+/** A validated job, ready for `schedule.lua`. */
+export interface PreparedJob {
+  readonly id: string;
+  readonly handler: string;
+  readonly runAt: number;
+  readonly key: string;
+  readonly priority: number;
+  readonly headerOpen: string;
+  readonly payloadJson: string;
+  readonly routingKey: string;
+}
+
+export interface PrepareContext {
+  readonly now: number;
+  readonly maxPayloadBytes: number;
+  readonly knownHandlers?: ReadonlySet<string>;
+}
+
+export const MAX_PRIORITY = 100;
+export const MIN_EVERY_MS = 100;
+const MAX_TIME_MS = 8.64e15; // the largest valid Date
+const DEFAULT_BACKOFF: StoredBackoff = ['e', 1000, 300_000];
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * True when `text` is well-formed UTF-16 (no lone surrogate). A key with a lone surrogate is written to Redis
+ * as U+FFFD (so two different keys would share one job) and escaped as `\udXXX` in the job header, which
+ * Lua's cjson cannot decode: every script that reads that job would fail.
+ */
+export function isWellFormedText(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+const time = z.union([z.date(), z.number()], { error: 'a valid Date or epoch milliseconds' });
+const schema = z
+  .object({
+    handler: z.string(),
+    payload: z.unknown().optional(),
+    at: time.optional(),
+    delayMs: z.number().min(0).max(MAX_TIME_MS).optional(),
+    cron: z.string().optional(),
+    timezone: z.string().optional(),
+    everyMs: z.number().int().min(MIN_EVERY_MS).max(MAX_TIME_MS).optional(),
+    key: z
+      .string()
+      .min(1)
+      .max(1024)
+      .refine(isWellFormedText, 'well-formed Unicode text (no lone surrogate)')
+      .optional(),
+    priority: z.number().int().min(0).max(MAX_PRIORITY).optional(),
+    maxAttempts: z.number().int().min(1).max(100).optional(),
+    backoff: z
+      .object({
+        type: z.enum(['fixed', 'exponential']),
+        delayMs: z.number().int().min(0).max(MAX_TIME_MS).optional(),
+        maxDelayMs: z.number().int().min(0).max(MAX_TIME_MS).optional(),
+      })
+      .strict()
+      .optional(),
+    expiresAt: time.optional(),
+  })
+  .strict();
+
+function fieldPath(prefix: string, path: readonly PropertyKey[]): string {
+  return [prefix, ...path.map(String)].filter(Boolean).join('.');
+}
+
+function readPath(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value: unknown = input;
+  for (const part of path) value = (value as Record<PropertyKey, unknown> | undefined)?.[part];
+  return value;
+}
+
+function toMs(field: string, value: Date | number): number {
+  const ms = value instanceof Date ? value.getTime() : value;
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME_MS) {
+    throw new ValidationError(field, value, 'a valid Date or epoch milliseconds between 0 and 8.64e15');
+  }
+  return Math.floor(ms);
+}
+
+/** Validates one job; `field` prefixes error paths (e.g. `jobs[3]`). Throws ValidationError. */
+export function prepareJob(input: unknown, context: PrepareContext, field = 'options'): PreparedJob {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ValidationError(field, input, 'an object of schedule options');
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue.path;
+    const expected =
+      issue.code === 'unrecognized_keys' ? 'only the documented schedule options' : issue.message;
+    throw new ValidationError(
+      fieldPath(field, path),
+      readPath(input, path),
+      expected.replace(/^Invalid input: /, ''),
+    );
+  }
+  const options = parsed.data;
+  const f = (name: string) => `${field}.${name}`;
+
+  if (!isValidHandlerName(options.handler)) {
+    throw new ValidationError(
+      f('handler'),
+      options.handler,
+      'a name matching [A-Za-z0-9][A-Za-z0-9_.-]{0,63}',
+    );
+  }
+  if (context.knownHandlers && !context.knownHandlers.has(options.handler)) {
+    throw new UnknownHandlerError(f('handler'), options.handler, [...context.knownHandlers]);
+  }
+
+  const timings = (['at', 'delayMs', 'cron', 'everyMs'] as const).filter(
+    (name) => options[name] !== undefined,
+  );
+  if (timings.length !== 1) {
+    throw new ValidationError(
+      field,
+      timings.length === 0 ? 'no timing option' : timings.join(' and '),
+      'exactly one of at, delayMs, cron or everyMs',
+    );
+  }
+  if (options.timezone !== undefined && options.cron === undefined) {
+    throw new ValidationError(f('timezone'), options.timezone, 'timezone only together with cron');
+  }
+
+  const now = context.now;
+  const header: { -readonly [K in keyof JobHeader]?: JobHeader[K] } = { h: options.handler };
+  let runAt: number;
+  if (options.at !== undefined) {
+    runAt = Math.max(toMs(f('at'), options.at), now);
+  } else if (options.delayMs !== undefined) {
+    runAt = now + Math.floor(options.delayMs);
+  } else if (options.everyMs !== undefined) {
+    runAt = now + options.everyMs;
+    header.e = options.everyMs;
+  } else {
+    const expression = options.cron!.trim();
+    const fields = expression.split(/\s+/).length;
+    if (!expression.startsWith('@') && fields !== 5 && fields !== 6) {
+      throw new ValidationError(
+        f('cron'),
+        options.cron,
+        'a cron expression of 5 fields, or 6 with seconds first',
+      );
+    }
+    const timezone = options.timezone ?? 'UTC';
+    if (!isKnownTimeZone(timezone)) {
+      throw new ValidationError(f('timezone'), timezone, 'an IANA time zone such as Europe/Berlin');
+    }
+    try {
+      compileCron({ expression, timezone });
+    } catch (error) {
+      throw new ValidationError(
+        f('cron'),
+        options.cron,
+        `a valid cron expression (${(error as Error).message})`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const first = nextCronOccurrence({ expression, timezone }, now);
+    if (first === undefined)
+      throw new ValidationError(f('cron'), options.cron, 'a cron expression with a future occurrence');
+    runAt = first;
+    header.c = expression;
+    if (timezone !== 'UTC') header.z = timezone;
+    const second = nextCronOccurrence({ expression, timezone }, first);
+    if (second !== undefined) header.n = second;
+  }
+  if (runAt > MAX_TIME_MS) {
+    throw new ValidationError(
+      f(timings[0]!),
+      options[timings[0]!],
+      'a run time no later than 8.64e15 ms after the epoch (the largest Date)',
+    );
+  }
+  header.r = runAt;
+
+  if (options.expiresAt !== undefined) {
+    const expiresAt = toMs(f('expiresAt'), options.expiresAt);
+    if (expiresAt < runAt) {
+      throw new ValidationError(
+        f('expiresAt'),
+        options.expiresAt,
+        `a time at or after the run time (${new Date(runAt).toISOString()})`,
+      );
+    }
+    header.x = expiresAt;
+  }
+  if (options.maxAttempts !== undefined && options.maxAttempts !== DEFAULT_MAX_ATTEMPTS)
+    header.m = options.maxAttempts;
+  if (options.priority) header.p = options.priority;
+  if (options.backoff) {
+    const delayMs = options.backoff.delayMs ?? DEFAULT_BACKOFF[1];
+    const backoff: StoredBackoff = [
+      options.backoff.type === 'fixed' ? 'f' : 'e',
+      delayMs,
+      // An unset cap never rejects a delayMs above the default cap.
+      options.backoff.maxDelayMs ?? Math.max(DEFAULT_BACKOFF[2], delayMs),
+    ];
+    if (backoff[2] < backoff[1]) {
+      throw new ValidationError(
+        f('backoff.maxDelayMs'),
+        backoff[2],
+        `at least backoff.delayMs (${backoff[1]})`,
+      );
+    }
+    if (backoff.join() !== DEFAULT_BACKOFF.join()) header.b = backoff;
+  }
+  if (options.key !== undefined) header.k = options.key;
+
+  const payloadJson = serializePayload(f('payload'), options.payload ?? null, context.maxPayloadBytes);
+  const id = newJobId();
+  return {
+    id,
+    handler: options.handler,
+    runAt,
+    key: options.key ?? '',
+    priority: options.priority ?? 0,
+    headerOpen: encodeHeaderOpen(header as Omit<JobHeader, 'v'>),
+    payloadJson,
+    routingKey: options.key ?? id,
+  };
+}
+
+export { DEFAULT_BACKOFF };

@@ -1,0 +1,19 @@
+/** tickset producer API: `import { Scheduler } from 'tickset'`. */
+export {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  type ScheduleResult,
+  Scheduler,
+  type SchedulerOptions,
+} from './client/scheduler.js';
+export {
+  type ClaimSpec,
+  Engine,
+  type EngineOptions,
+  type HandlerLimits,
+  type TaskRef,
+} from './core/engine.js';
+export type { HandlerStats, JobInfo, JobState, Stats } from './core/inspect.js';
+export type { BackoffOptions, ScheduleOptions } from './core/prepare.js';
+export type { JsonValue, Publisher, PublishFailure, PublishResult, TaskEventDetail } from './core/types.js';
+export * from './errors.js';
+export { type ConnectOptions, connect, connectFromEnv, type RedisClient } from './redis/connection.js';

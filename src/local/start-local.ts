@@ -1,0 +1,115 @@
+/**
+ * `startLocal`: the whole of tickset in one process against a real Redis. The same tick loop, claim,
+ * wrapper, idempotency, ack and fail as on AWS; only the transport differs (in-process, not EventBridge).
+ */
+import type { HandlerLimits } from '../core/engine.js';
+import { Engine } from '../core/engine.js';
+import type { TaskEventDetail } from '../core/types.js';
+import { type Task, type TaskOutcome, taskHandler } from '../handler/task-handler.js';
+import { silentLogger, type TicksetLogger } from '../observability/logger.js';
+import { InMemoryMetrics } from '../observability/metrics.js';
+import { connect, type RedisClient } from '../redis/connection.js';
+import { TickLoop } from '../tick/loop.js';
+import { LocalPublisher, type WrappedHandler } from './local-publisher.js';
+
+export interface LocalOptions {
+  /** A `redis://` URL or an ioredis client (not closed by `stop()` when passed in). */
+  readonly redis: string | RedisClient;
+  /** @default 'tickset' */
+  readonly namespace?: string;
+  /** Must match the producers'. @default 1 */
+  readonly shards?: number;
+  /** Handler functions by name. Tasks for other names are dead-lettered (`unknown-handler`). */
+  readonly handlers: Readonly<Record<string, (task: Task) => Promise<unknown> | unknown>>;
+  /** How long a claimed task may stay unacknowledged before it is handed out again. @default 30000 */
+  readonly leaseMs?: number;
+  /** Handlers running at once. @default 32 */
+  readonly concurrency?: number;
+  /** Per-handler limits, the same shape the tick takes on AWS. @default - none */
+  readonly rateLimits?: Readonly<Record<string, HandlerLimits>>;
+  /** A handler running longer counts as failed (reason `timeout`); its late ack is rejected. @default leaseMs */
+  readonly handlerTimeoutMs?: number;
+  /** Idempotency record lifetime. @default 604800 */
+  readonly idempotencyTtlSeconds?: number;
+  /** Called with every task outcome. */
+  readonly onOutcome?: (
+    task: TaskEventDetail,
+    outcome: TaskOutcome<unknown> | { status: 'error'; error: unknown },
+  ) => void;
+  /** @default - silent */
+  readonly logger?: TicksetLogger;
+  /** Most tasks per claim call. @default 1000 */
+  readonly batchSize?: number;
+  /** Leader lease (only one local runtime per namespace loops at a time). @default 5000 */
+  readonly leaderLeaseMs?: number;
+}
+
+export interface LocalRuntime {
+  readonly engine: Engine;
+  readonly metrics: InMemoryMetrics;
+  readonly loop: TickLoop;
+  /** Stops the tick, hands queued tasks back, waits for running handlers, closes what it opened. */
+  stop(): Promise<void>;
+}
+
+export function startLocal(options: LocalOptions): LocalRuntime {
+  const redis = typeof options.redis === 'string' ? connect(options.redis) : options.redis;
+  const engine = new Engine(redis, {
+    ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
+    ...(options.shards !== undefined ? { shards: options.shards } : {}),
+  });
+  const leaseMs = options.leaseMs ?? 30_000;
+  const metrics = new InMemoryMetrics();
+  const logger = options.logger ?? silentLogger;
+  const wrapped = new Map<string, WrappedHandler>();
+  for (const [name, fn] of Object.entries(options.handlers)) {
+    wrapped.set(
+      name,
+      taskHandler(fn, {
+        engine,
+        handler: name,
+        timeoutMs: options.handlerTimeoutMs ?? leaseMs,
+        ...(options.idempotencyTtlSeconds !== undefined
+          ? { idempotencyTtlSeconds: options.idempotencyTtlSeconds }
+          : {}),
+        logger,
+        metrics,
+      }) as WrappedHandler,
+    );
+  }
+  let loop: TickLoop | undefined;
+  const publisher = new LocalPublisher({
+    handlers: wrapped,
+    concurrency: options.concurrency ?? 32,
+    engine,
+    ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
+    onCapacity: () => loop?.wake(),
+  });
+  loop = new TickLoop({
+    engine,
+    publisher,
+    leaseMs,
+    knownHandlers: new Set(wrapped.keys()),
+    ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
+    ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+    leaderLeaseMs: options.leaderLeaseMs ?? 5000,
+    metrics,
+    logger,
+  });
+  const running = loop.run(Number.POSITIVE_INFINITY);
+  let stopping: Promise<void> | undefined;
+  return {
+    engine,
+    metrics,
+    loop,
+    stop() {
+      stopping ??= (async () => {
+        loop.stop();
+        await running;
+        await publisher.close();
+        if (typeof options.redis === 'string') await redis.quit().catch(() => undefined);
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,354 @@
+/**
+ * The tick loop: return expired leases, promote due jobs, claim within limits, publish, repeat; then sleep
+ * on a Node timer until the next due time, waking early when a producer schedules something sooner.
+ *
+ * `second` mode keeps looping until `until` and holds a leader lease in Redis, so of two overlapping
+ * invocations only one loops; the other waits and takes over when the lease lapses or is released.
+ * `minute` mode (or `pass()`) does one pass.
+ */
+import { hostname } from 'node:os';
+import { METRICS } from '../config/env.js';
+import { type ClaimSpec, type Engine, type HandlerLimits, shardWake, type TaskRef } from '../core/engine.js';
+import { pausedHandlers } from '../core/inspect.js';
+import { runScript } from '../core/script.js';
+import { LUA } from '../core/scripts.generated.js';
+import type { Publisher, TaskEventDetail } from '../core/types.js';
+import { silentLogger, type TicksetLogger } from '../observability/logger.js';
+import { type MetricsSink, NoopMetrics } from '../observability/metrics.js';
+import { Waker } from './waker.js';
+
+export type Precision = 'second' | 'minute';
+
+export interface TickLoopOptions {
+  readonly engine: Engine;
+  readonly publisher: Publisher;
+  /** Lease per handler (ms), or one lease for all. @default 60000 */
+  readonly leaseMs?: number | Readonly<Record<string, number>>;
+  /** Lease for handlers missing from a `leaseMs` map. @default 60000 */
+  readonly defaultLeaseMs?: number;
+  /** Per-handler rate limits and in-flight caps. @default - none */
+  readonly rateLimits?: Readonly<Record<string, HandlerLimits>>;
+  /** When set, tasks of any other handler are dead-lettered with reason `unknown-handler`. @default - all accepted */
+  readonly knownHandlers?: ReadonlySet<string>;
+  /** Most tasks claimed per handler per claim call. @default 1000 */
+  readonly batchSize?: number;
+  /** Publish calls overlapped with the next claim. @default 4 */
+  readonly publishPipeline?: number;
+  /** Leader lease length in `second` mode. @default 10000 */
+  readonly leaderLeaseMs?: number;
+  /** Longest sleep between passes (heartbeat, leader renewal). @default 1000 */
+  readonly maxSleepMs?: number;
+  /** Delay before a task whose publish failed is due again. @default 1000 */
+  readonly publishRetryDelayMs?: number;
+  /** Clock, for tests. @default Date.now */
+  readonly now?: () => number;
+  readonly metrics?: MetricsSink;
+  readonly logger?: TicksetLogger;
+  /** Identifies this process in the leader lease and heartbeat. @default host-pid-random */
+  readonly ownerId?: string;
+}
+
+export interface PassStats {
+  claimed: number;
+  published: number;
+  publishFailed: number;
+  expired: number;
+  requeued: number;
+  leaseDead: number;
+  unknownHandler: number;
+}
+
+function emptyPassStats(): PassStats {
+  return {
+    claimed: 0,
+    published: 0,
+    publishFailed: 0,
+    expired: 0,
+    requeued: 0,
+    leaseDead: 0,
+    unknownHandler: 0,
+  };
+}
+
+/** A publisher that can say how many more tasks it can take now (the local runtime). */
+export interface CapacityAware {
+  capacity(): number;
+}
+
+function hasCapacity(p: Publisher): p is Publisher & CapacityAware {
+  return typeof (p as Partial<CapacityAware>).capacity === 'function';
+}
+
+export class TickLoop {
+  readonly ownerId: string;
+  readonly #o: TickLoopOptions;
+  readonly #now: () => number;
+  readonly #metrics: MetricsSink;
+  readonly #logger: TicksetLogger;
+  #stopped = false;
+  #waker: Waker | undefined;
+  #lastRenew = 0;
+  #lastHeartbeat = 0;
+  #lastBacklogSample = 0;
+
+  constructor(options: TickLoopOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.#metrics = options.metrics ?? new NoopMetrics();
+    this.#logger = options.logger ?? silentLogger;
+    this.ownerId =
+      options.ownerId ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  }
+
+  get engine(): Engine {
+    return this.#o.engine;
+  }
+
+  #leaseFor(handler: string): number {
+    const lease = this.#o.leaseMs;
+    if (typeof lease === 'number') return lease;
+    return lease?.[handler] ?? this.#o.defaultLeaseMs ?? 60_000;
+  }
+
+  /** One pass over every shard. Safe to run concurrently with other passes (claims are atomic). */
+  async pass(): Promise<PassStats> {
+    const stats = emptyPassStats();
+    const engine = this.#o.engine;
+    const paused = await pausedHandlers(engine);
+    const batchSize = this.#o.batchSize ?? 1000;
+    const pipeline = this.#o.publishPipeline ?? 4;
+    const publishing = new Set<Promise<void>>();
+    // A publish job that failed (e.g. releasing its failed entries hit a Redis error): fail the pass with it.
+    let publishError: unknown;
+
+    for (let shard = 0; shard < engine.shards && !this.#stopped; shard++) {
+      const handlers = await engine.handlersOf(shard);
+      if (handlers.length === 0) continue;
+      const requeue = await engine.requeueExpired(shard, handlers, this.#now(), 1000);
+      stats.requeued += requeue.requeued;
+      stats.leaseDead += requeue.dead;
+      if (requeue.dead > 0) this.#metrics.count(METRICS.deadLettered, requeue.dead);
+      const active = handlers.filter((h) => !paused.has(h));
+      for (;;) {
+        if (this.#stopped) break;
+        const now = this.#now();
+        let limit = batchSize;
+        if (hasCapacity(this.#o.publisher)) limit = Math.min(limit, this.#o.publisher.capacity());
+        const specs: ClaimSpec[] = active.map((handler) => {
+          const limits = this.#o.rateLimits?.[handler];
+          return { handler, limit, leaseMs: this.#leaseFor(handler), ...(limits ? { limits } : {}) };
+        });
+        const promoted = engine.promote(shard, handlers, now, Math.max(batchSize, 1000));
+        const claimed =
+          limit > 0 ? engine.claim(shard, specs, now) : Promise.resolve({ tasks: [], expired: 0 });
+        await promoted;
+        const { tasks, expired } = await claimed;
+        stats.expired += expired;
+        if (expired > 0) this.#metrics.count(METRICS.expired, expired);
+        if (tasks.length === 0) break;
+        stats.claimed += tasks.length;
+        const deliverable = await this.#rejectUnknown(tasks, stats);
+        const job = this.#publish(deliverable, stats);
+        publishing.add(job);
+        void job.then(
+          () => publishing.delete(job),
+          (error: unknown) => {
+            publishing.delete(job);
+            publishError ??= error;
+          },
+        );
+        if (publishing.size >= pipeline) await Promise.race(publishing);
+        await this.#renewIfDue();
+        if (tasks.length < limit) break;
+      }
+      if ((await engine.redis.scard(engine.keys(shard).arm)) > 0) await engine.armPending(shard, this.#now());
+    }
+    await Promise.all(publishing);
+    if (publishError !== undefined) throw publishError;
+    await this.#heartbeat(stats);
+    await this.#sampleBacklog();
+    return stats;
+  }
+
+  async #rejectUnknown(tasks: TaskEventDetail[], stats: PassStats): Promise<TaskEventDetail[]> {
+    const known = this.#o.knownHandlers;
+    if (!known) return tasks;
+    const ok: TaskEventDetail[] = [];
+    for (const task of tasks) {
+      if (known.has(task.handler)) {
+        ok.push(task);
+        continue;
+      }
+      stats.unknownHandler++;
+      await this.#o.engine.fail(
+        task,
+        { reason: 'unknown-handler', message: `no handler named "${task.handler}" is deployed` },
+        this.#now(),
+        { retry: false },
+      );
+      this.#metrics.count(METRICS.deadLettered);
+      this.#logger.error('task dead-lettered: unknown handler', { id: task.id, handler: task.handler });
+    }
+    return ok;
+  }
+
+  async #publish(tasks: TaskEventDetail[], stats: PassStats): Promise<void> {
+    if (tasks.length === 0) return;
+    let failed: readonly { task: TaskEventDetail; error: string }[];
+    try {
+      failed = (await this.#o.publisher.publish(tasks)).failed;
+    } catch (error) {
+      failed = tasks.map((task) => ({ task, error: (error as Error).message }));
+    }
+    const publishedAt = this.#now();
+    const failedIds = new Set(failed.map((f) => f.task.id));
+    for (const task of tasks) {
+      if (failedIds.has(task.id)) continue;
+      this.#metrics.durationMs(METRICS.lagMs, publishedAt - Date.parse(task.scheduledFor));
+    }
+    stats.published += tasks.length - failed.length;
+    this.#metrics.count(METRICS.dispatched, tasks.length - failed.length);
+    if (failed.length === 0) return;
+    stats.publishFailed += failed.length;
+    this.#metrics.count(METRICS.publishFailures, failed.length);
+    this.#logger.warn('publish failed; tasks released for a retry', {
+      count: failed.length,
+      error: failed[0]?.error,
+    });
+    const retryAt = this.#now() + (this.#o.publishRetryDelayMs ?? 1000);
+    await Promise.all(failed.map((f) => this.#o.engine.release(f.task as TaskRef, retryAt, f.error)));
+  }
+
+  async #heartbeat(stats: PassStats): Promise<void> {
+    const now = this.#now();
+    if (now - this.#lastHeartbeat < 1000 && stats.claimed === 0) return;
+    this.#lastHeartbeat = now;
+    await this.#o.engine.redis.hset(this.#o.engine.global.heartbeat, {
+      at: now,
+      owner: this.ownerId,
+      mode: this.#waker ? 'second' : 'minute',
+    });
+    this.#metrics.count(METRICS.tickHeartbeat);
+  }
+
+  /** Takes or renews the leader lease; true while this loop is the leader. */
+  async acquireLeadership(): Promise<boolean> {
+    const held = await runScript<number>(
+      this.#o.engine.redis,
+      LUA.leaderLease,
+      [this.#o.engine.global.leader],
+      [this.ownerId, this.#o.leaderLeaseMs ?? 10_000],
+    );
+    if (held === 1) this.#lastRenew = this.#now();
+    return held === 1;
+  }
+
+  async #renewIfDue(): Promise<void> {
+    if (!this.#waker) return;
+    if (this.#now() - this.#lastRenew > (this.#o.leaderLeaseMs ?? 10_000) / 3) await this.acquireLeadership();
+  }
+
+  /** How long to sleep: until the next due job, lease expiry or rate window; at most `maxSleepMs`. */
+  async #sleepTarget(until: number): Promise<number> {
+    const engine = this.#o.engine;
+    const now = this.#now();
+    // Wake in time to renew the leader lease (every third of it), or a follower takes over while we sleep.
+    const maxSleep = Math.min(this.#o.maxSleepMs ?? 1000, (this.#o.leaderLeaseMs ?? 10_000) / 3);
+    let target = Math.min(until, now + maxSleep);
+    const paused = await pausedHandlers(engine);
+    for (let shard = 0; shard < engine.shards; shard++) {
+      const handlers = (await engine.handlersOf(shard)).filter((h) => !paused.has(h));
+      if (handlers.length === 0) continue;
+      const wake = await shardWake(engine, shard, handlers, now);
+      if (wake.nextDueAt !== undefined) target = Math.min(target, wake.nextDueAt);
+      if (wake.nextLeaseExpiry !== undefined) target = Math.min(target, wake.nextLeaseExpiry + 1);
+      // A backlog held back by a rate limit or an in-flight cap: look again at the next window.
+      if (wake.readyBacklog > 0)
+        target = Math.min(target, Math.min(Math.floor(now / 1000) * 1000 + 1000, now + 50));
+      if (wake.armPending > 0) target = Math.min(target, now + 100);
+    }
+    return target;
+  }
+
+  /**
+   * Emits OldestDueAgeMs (the backlog-lag alarm's metric): the age of the oldest job that is due and not
+   * claimed, across shards. At most every 10 s, and on every `minute`-mode pass.
+   */
+  async #sampleBacklog(): Promise<void> {
+    const now = this.#now();
+    if (this.#lastBacklogSample !== 0 && now - this.#lastBacklogSample < 10_000) return;
+    this.#lastBacklogSample = now;
+    const engine = this.#o.engine;
+    let oldestDue: number | undefined;
+    for (let shard = 0; shard < engine.shards; shard++) {
+      const handlers = await engine.handlersOf(shard);
+      if (handlers.length === 0) continue;
+      const wake = await shardWake(engine, shard, handlers, now);
+      if (wake.oldestDueAt !== undefined)
+        oldestDue = Math.min(oldestDue ?? wake.oldestDueAt, wake.oldestDueAt);
+    }
+    this.#metrics.durationMs(
+      METRICS.oldestDueAgeMs,
+      oldestDue === undefined ? 0 : Math.max(0, now - oldestDue),
+    );
+  }
+
+  /**
+   * Loops until `until` (epoch ms) or `stop()`: only while holding the leader lease; otherwise waits to
+   * take it over. Errors (e.g. Redis restarting) are logged and retried after a short pause.
+   */
+  async run(until: number): Promise<{ passes: number; totals: PassStats; led: boolean }> {
+    const totals = emptyPassStats();
+    let passes = 0;
+    let led = false;
+    this.#waker = new Waker(this.#o.engine.redis, this.#o.engine.global.wakeChannel);
+    await this.#waker.start();
+    let lastFlush = this.#now();
+    try {
+      while (!this.#stopped && this.#now() < until) {
+        try {
+          if (!(await this.acquireLeadership())) {
+            await this.#waker.sleepUntil(Math.min(until, this.#now() + 1000), this.#now);
+            continue;
+          }
+          led = true;
+          const stats = await this.pass();
+          passes++;
+          for (const key of Object.keys(totals) as (keyof PassStats)[]) totals[key] += stats[key];
+          if (this.#now() - lastFlush >= 15_000) {
+            this.#metrics.flush();
+            lastFlush = this.#now();
+          }
+          if (stats.claimed > 0) continue;
+          const target = await this.#sleepTarget(until);
+          await this.#waker.sleepUntil(target, this.#now);
+        } catch (error) {
+          this.#logger.error('tick pass failed; retrying', { error: (error as Error).message });
+          await this.#waker.sleepUntil(Math.min(until, this.#now() + 200), this.#now);
+        }
+      }
+    } finally {
+      await runScript(
+        this.#o.engine.redis,
+        LUA.leaderRelease,
+        [this.#o.engine.global.leader],
+        [this.ownerId],
+      ).catch(() => undefined);
+      await this.#waker.stop();
+      this.#waker = undefined;
+      this.#metrics.flush();
+    }
+    return { passes, totals, led };
+  }
+
+  /** Ends the current sleep early (e.g. the local publisher has capacity again). */
+  wake(): void {
+    this.#waker?.wake();
+  }
+
+  /** Makes `run` return after the current pass. */
+  stop(): void {
+    this.#stopped = true;
+    this.#waker?.wake();
+  }
+}
