@@ -82,7 +82,10 @@ export class LocalPublisher implements Publisher {
   }
 
   /** A throwing `onOutcome` callback must not become an unhandled rejection. */
-  #notify(task: TaskEventDetail, outcome: Parameters<NonNullable<LocalPublisherOptions['onOutcome']>>[1]): void {
+  #notify(
+    task: TaskEventDetail,
+    outcome: Parameters<NonNullable<LocalPublisherOptions['onOutcome']>>[1],
+  ): void {
     try {
       this.#o.onOutcome?.(task, outcome);
     } catch {

@@ -17,7 +17,13 @@ console.log(JSON.stringify({
   Scheduler: typeof main.Scheduler, fromEnv: typeof main.Scheduler?.fromEnv, TicksetError: typeof main.TicksetError,
   taskHandler: typeof handler.taskHandler, startLocal: typeof local.startLocal,
 }));`;
-const expected = { Scheduler: 'function', fromEnv: 'function', TicksetError: 'function', taskHandler: 'function', startLocal: 'function' };
+const expected = {
+  Scheduler: 'function',
+  fromEnv: 'function',
+  TicksetError: 'function',
+  taskHandler: 'function',
+  startLocal: 'function',
+};
 
 describe('package exports', () => {
   let pkgDir: string;
@@ -26,11 +32,16 @@ describe('package exports', () => {
     pkgDir = mkdtempSync(join(tmpdir(), 'tickset-pkg-'));
     const consumer = join(pkgDir, 'consumer');
     const installed = join(consumer, 'node_modules', 'tickset');
-    await run('npx', ['tsc', '-p', join(root, 'tsconfig.build.json'), '--outDir', join(pkgDir, 'dist')], { cwd: root });
+    await run('npx', ['tsc', '-p', join(root, 'tsconfig.build.json'), '--outDir', join(pkgDir, 'dist')], {
+      cwd: root,
+    });
     cpSync(join(pkgDir, 'dist'), join(installed, 'dist'), { recursive: true });
     cpSync(join(root, 'package.json'), join(installed, 'package.json'));
     symlinkSync(join(root, 'node_modules'), join(installed, 'node_modules'));
-    writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    writeFileSync(
+      join(consumer, 'package.json'),
+      JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
+    );
     writeFileSync(join(consumer, 'probe.mjs'), probe);
   }, 180_000);
   afterAll(() => rmSync(pkgDir, { recursive: true, force: true }));
