@@ -9,6 +9,7 @@ import { cancelJob, getJob, getStats, type JobInfo, type Stats } from '../core/i
 import { isWellFormedText, type PreparedJob, prepareJob, type ScheduleOptions } from '../core/prepare.js';
 import { ValidationError } from '../errors.js';
 import { type ConnectOptions, connect, connectFromEnv, type RedisClient } from '../redis/connection.js';
+import { ScheduleCoalescer } from './schedule-coalescer.js';
 
 export interface SchedulerOptions {
   /** A `redis://` / `rediss://` URL, or an ioredis client (single node or Cluster) that you own. */
@@ -23,6 +24,12 @@ export interface SchedulerOptions {
   readonly handlers?: readonly string[];
   /** Largest serialized payload in bytes (an EventBridge entry is at most 256 KB with its envelope). @default 204800 */
   readonly maxPayloadBytes?: number;
+  /**
+   * Coalesce `schedule()` calls made in the same event-loop turn into one Lua call per shard (each call still
+   * gets its own result or error, as if the calls ran one after another). `false` sends one call per job.
+   * @default true
+   */
+  readonly coalesce?: boolean;
   /** Clock, for tests. @default Date.now */
   readonly now?: () => number;
 }
@@ -44,6 +51,7 @@ export class Scheduler {
   readonly #now: () => number;
   readonly #maxPayloadBytes: number;
   readonly #knownHandlers: ReadonlySet<string> | undefined;
+  readonly #coalescer: ScheduleCoalescer | undefined;
 
   constructor(options: SchedulerOptions) {
     const redis =
@@ -60,6 +68,8 @@ export class Scheduler {
     }
     this.#maxPayloadBytes = maxPayloadBytes;
     this.#knownHandlers = options.handlers ? new Set(options.handlers) : undefined;
+    this.#coalescer =
+      options.coalesce === false ? undefined : new ScheduleCoalescer((jobs) => this.#write(jobs));
   }
 
   /**
@@ -87,9 +97,14 @@ export class Scheduler {
     return scheduler;
   }
 
-  /** Schedules one job (or upserts the job with the same `key`). */
+  /**
+   * Schedules one job (or upserts the job with the same `key`). Validation errors are thrown before anything
+   * is sent. Calls made in the same event-loop turn share one round trip (see `coalesce`).
+   */
   async schedule(options: ScheduleOptions): Promise<ScheduleResult> {
-    const [result] = await this.#write([prepareJob(options, this.#context(), 'options')]);
+    const job = prepareJob(options, this.#context(), 'options');
+    if (this.#coalescer) return this.#coalescer.add(job);
+    const [result] = await this.#write([job]);
     return result!;
   }
 
