@@ -89,7 +89,7 @@ export function taskHandler<R = unknown, P = JsonValue>(
   const logPayloads = options.logPayloads ?? process.env[ENV.logPayloads] === 'true';
   const ttl = options.idempotencyTtlSeconds ?? Number(process.env[ENV.idempotencyTtlSeconds] ?? 604_800);
   let logger: TicksetLogger | undefined = options.logger;
-  let idempotent: ((task: Task<P>, context: unknown) => Promise<R>) | undefined;
+  let idempotent: ((key: string, context: unknown, task: Task<P>) => Promise<R>) | undefined;
   let metrics: MetricsSink | undefined = options.metrics;
   const ran = new WeakSet<object>();
 
@@ -101,18 +101,18 @@ export function taskHandler<R = unknown, P = JsonValue>(
   function setup(engine: Engine): NonNullable<typeof idempotent> {
     if (idempotent) return idempotent;
     const persistenceStore = new CachePersistenceLayer({ client: ioredisCacheClient(engine.redis) });
-    const config = new IdempotencyConfig({
-      eventKeyJmesPath: 'idempotencyKey',
-      expiresAfterSeconds: ttl,
-      throwOnNoIdempotencyKey: true,
-    });
+    // Powertools hashes the first argument: the idempotency key itself, so the record key is
+    // `<prefix>#md5(JSON.stringify(key))`, exactly what `eventKeyJmesPath: 'idempotencyKey'` on the task gave,
+    // without building a JMESPath interpreter twice per task. The context (second argument) sets the
+    // in-progress expiry; the task rides along as the third.
+    const config = new IdempotencyConfig({ expiresAfterSeconds: ttl, throwOnNoIdempotencyKey: true });
     idempotent = makeIdempotent(
-      async (task: Task<P>, context: unknown): Promise<R> => {
+      async (_key: string, context: unknown, task: Task<P>): Promise<R> => {
         ran.add(task);
         return await runWithTimeout(() => fn(task, context as Context), task);
       },
       { persistenceStore, config, keyPrefix: engine.global.idempotencyPrefix },
-    ) as unknown as (task: Task<P>, context: unknown) => Promise<R>;
+    ) as unknown as (key: string, context: unknown, task: Task<P>) => Promise<R>;
     return idempotent;
   }
 
@@ -220,7 +220,7 @@ export function taskHandler<R = unknown, P = JsonValue>(
       const lambdaContext = context ?? fakeContext(options.timeoutMs ?? 60_000, started);
       let result: R;
       try {
-        result = await run(task, lambdaContext);
+        result = await run(task.idempotencyKey, lambdaContext, task);
       } catch (error) {
         if (error instanceof IdempotencyAlreadyInProgressError) {
           log.info('duplicate delivery while the first is running: skipped', base);

@@ -4,6 +4,7 @@
  * logs may contain.
  */
 import { Console } from 'node:console';
+import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Redis } from 'ioredis';
@@ -133,6 +134,10 @@ describe('duplicate deliveries', () => {
       result: { sent: task.idempotencyKey },
     });
     expect(runs).toBe(1);
+    // The record key is Powertools' `<prefix>#md5(JSON.stringify(idempotencyKey))`, the same as when the key
+    // was read from the task with JMESPath: records written by earlier versions still dedupe.
+    const hash = createHash('md5').update(JSON.stringify(task.idempotencyKey)).digest('base64');
+    expect(await redis.exists(`tickset-idem:${engine.namespace}#${hash}`)).toBe(1);
     expect(metrics.get('TasksSucceeded')).toBe(1);
     expect(metrics.get('LateAckRejected')).toBe(0);
   });
