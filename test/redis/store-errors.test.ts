@@ -10,6 +10,15 @@ import { connect, DEFAULT_RETRIES_PER_COMMAND } from '../../src/redis/connection
 import { isStoreError, toStoreError } from '../../src/redis/errors.js';
 import { freePort, type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
 
+/** A scheduler pointed at a port nobody listens on, giving up without reconnecting. */
+async function unreachableScheduler(): Promise<Scheduler> {
+  const port = await freePort();
+  return new Scheduler({
+    redis: `redis://127.0.0.1:${port}`,
+    connection: { redisOptions: { maxRetriesPerRequest: 0 } },
+  });
+}
+
 describe('Redis failures at the Scheduler boundary', () => {
   let server: RedisServerHandle;
   beforeAll(async () => {
@@ -53,11 +62,7 @@ describe('Redis failures at the Scheduler boundary', () => {
   });
 
   it('every read API maps the failure too (get, cancel, stats, scheduleMany)', async () => {
-    const port = await freePort();
-    const tasks = new Scheduler({
-      redis: `redis://127.0.0.1:${port}`,
-      connection: { redisOptions: { maxRetriesPerRequest: 0 } },
-    });
+    const tasks = await unreachableScheduler();
     try {
       for (const call of [
         () => tasks.get('some-key'),
@@ -92,11 +97,7 @@ describe('Redis failures at the Scheduler boundary', () => {
   });
 
   it('bad input is still a ValidationError, not a store error, even when Redis is down', async () => {
-    const port = await freePort();
-    const tasks = new Scheduler({
-      redis: `redis://127.0.0.1:${port}`,
-      connection: { redisOptions: { maxRetriesPerRequest: 0 } },
-    });
+    const tasks = await unreachableScheduler();
     try {
       await expect(tasks.schedule({ handler: '', delayMs: 1 })).rejects.toMatchObject({
         name: 'TicksetValidationError',
