@@ -8,7 +8,16 @@
  */
 import { hostname } from 'node:os';
 import { METRICS } from '../config/env.js';
-import { type ClaimSpec, type Engine, type HandlerLimits, shardWake, type TaskRef } from '../core/engine.js';
+import {
+  type ClaimSpec,
+  claimedCount,
+  decodeClaim,
+  type Engine,
+  type HandlerLimits,
+  type RawClaim,
+  shardWake,
+  type TaskRef,
+} from '../core/engine.js';
 import { pausedHandlers } from '../core/inspect.js';
 import { runScript } from '../core/script.js';
 import { LUA } from '../core/scripts.generated.js';
@@ -116,6 +125,7 @@ export class TickLoop {
     const engine = this.#o.engine;
     const paused = await pausedHandlers(engine);
     const batchSize = this.#o.batchSize ?? 1000;
+    const promoteLimit = Math.max(batchSize, 1000);
     const pipeline = this.#o.publishPipeline ?? 4;
     const publishing = new Set<Promise<void>>();
     // A publish job that failed (e.g. releasing its failed entries hit a Redis error): fail the pass with it.
@@ -128,38 +138,56 @@ export class TickLoop {
       stats.requeued += requeue.requeued;
       stats.leaseDead += requeue.dead;
       if (requeue.dead > 0) this.#metrics.count(METRICS.deadLettered, requeue.dead);
-      const active = handlers.filter((h) => !paused.has(h));
-      for (;;) {
-        if (this.#stopped) break;
-        const now = this.#now();
+      // Paused handlers are promoted (their jobs wait in ready) but not claimed.
+      const capacityAware = hasCapacity(this.#o.publisher);
+      const sendClaim = (): { limit: number; raw: Promise<RawClaim> } => {
         let limit = batchSize;
         if (hasCapacity(this.#o.publisher)) limit = Math.min(limit, this.#o.publisher.capacity());
-        const specs: ClaimSpec[] = active.map((handler) => {
+        const specs: ClaimSpec[] = handlers.map((handler) => {
           const limits = this.#o.rateLimits?.[handler];
-          return { handler, limit, leaseMs: this.#leaseFor(handler), ...(limits ? { limits } : {}) };
+          return {
+            handler,
+            limit: paused.has(handler) ? 0 : limit,
+            leaseMs: this.#leaseFor(handler),
+            ...(limits ? { limits } : {}),
+          };
         });
-        const promoted = engine.promote(shard, handlers, now, Math.max(batchSize, 1000));
-        const claimed =
-          limit > 0 ? engine.claim(shard, specs, now) : Promise.resolve({ tasks: [], expired: 0 });
-        await promoted;
-        const { tasks, expired } = await claimed;
+        const raw = engine.claimRaw(shard, specs, this.#now(), { promoteLimit });
+        // Awaited later (after the previous batch is decoded): no unhandled rejection meanwhile.
+        raw.catch(() => undefined);
+        return { limit, raw };
+      };
+      // One claim call ahead: when a batch comes back full, the next claim is sent before this one is
+      // decoded and published, so Redis claims while Node decodes. Every claimed job is in in-flight with
+      // a lease from the moment its script ran, so a crash anywhere in between leaves it to
+      // requeue-expired. A capacity-aware publisher (the local runtime) is asked for its capacity after
+      // the previous batch is handed over, so it claims one call at a time.
+      let next: { limit: number; raw: Promise<RawClaim> } | undefined = this.#stopped
+        ? undefined
+        : sendClaim();
+      while (next) {
+        const { limit, raw: pending } = next;
+        const raw = await pending;
+        const full = limit > 0 && claimedCount(raw) >= limit;
+        next = full && !capacityAware && !this.#stopped ? sendClaim() : undefined;
+        const { tasks, dueAt, expired } = decodeClaim(raw);
         stats.expired += expired;
         if (expired > 0) this.#metrics.count(METRICS.expired, expired);
-        if (tasks.length === 0) break;
-        stats.claimed += tasks.length;
-        const deliverable = await this.#rejectUnknown(tasks, stats);
-        const job = this.#publish(deliverable, stats);
-        publishing.add(job);
-        void job.then(
-          () => publishing.delete(job),
-          (error: unknown) => {
-            publishing.delete(job);
-            publishError ??= error;
-          },
-        );
-        if (publishing.size >= pipeline) await Promise.race(publishing);
-        await this.#renewIfDue();
-        if (tasks.length < limit) break;
+        if (tasks.length > 0) {
+          stats.claimed += tasks.length;
+          const job = this.#publish(await this.#rejectUnknown(tasks, dueAt, stats), stats);
+          publishing.add(job);
+          void job.then(
+            () => publishing.delete(job),
+            (error: unknown) => {
+              publishing.delete(job);
+              publishError ??= error;
+            },
+          );
+          if (publishing.size >= pipeline) await Promise.race(publishing);
+          await this.#renewIfDue();
+        }
+        if (full && capacityAware && !this.#stopped) next = sendClaim();
       }
       if ((await engine.redis.scard(engine.keys(shard).arm)) > 0) await engine.armPending(shard, this.#now());
     }
@@ -170,13 +198,19 @@ export class TickLoop {
     return stats;
   }
 
-  async #rejectUnknown(tasks: TaskEventDetail[], stats: PassStats): Promise<TaskEventDetail[]> {
+  async #rejectUnknown(
+    tasks: TaskEventDetail[],
+    dueAt: number[],
+    stats: PassStats,
+  ): Promise<{ tasks: TaskEventDetail[]; dueAt: number[] }> {
     const known = this.#o.knownHandlers;
-    if (!known) return tasks;
+    if (!known) return { tasks, dueAt };
     const ok: TaskEventDetail[] = [];
-    for (const task of tasks) {
+    const okDueAt: number[] = [];
+    for (const [i, task] of tasks.entries()) {
       if (known.has(task.handler)) {
         ok.push(task);
+        okDueAt.push(dueAt[i]!);
         continue;
       }
       stats.unknownHandler++;
@@ -189,10 +223,11 @@ export class TickLoop {
       this.#metrics.count(METRICS.deadLettered);
       this.#logger.error('task dead-lettered: unknown handler', { id: task.id, handler: task.handler });
     }
-    return ok;
+    return { tasks: ok, dueAt: okDueAt };
   }
 
-  async #publish(tasks: TaskEventDetail[], stats: PassStats): Promise<void> {
+  async #publish(batch: { tasks: TaskEventDetail[]; dueAt: number[] }, stats: PassStats): Promise<void> {
+    const { tasks, dueAt } = batch;
     if (tasks.length === 0) return;
     let failed: readonly { task: TaskEventDetail; error: string }[];
     try {
@@ -201,10 +236,10 @@ export class TickLoop {
       failed = tasks.map((task) => ({ task, error: (error as Error).message }));
     }
     const publishedAt = this.#now();
-    const failedIds = new Set(failed.map((f) => f.task.id));
-    for (const task of tasks) {
-      if (failedIds.has(task.id)) continue;
-      this.#metrics.durationMs(METRICS.lagMs, publishedAt - Date.parse(task.scheduledFor));
+    const failedIds = failed.length === 0 ? undefined : new Set(failed.map((f) => f.task.id));
+    for (const [i, task] of tasks.entries()) {
+      if (failedIds?.has(task.id)) continue;
+      this.#metrics.durationMs(METRICS.lagMs, publishedAt - dueAt[i]!);
     }
     stats.published += tasks.length - failed.length;
     this.#metrics.count(METRICS.dispatched, tasks.length - failed.length);
