@@ -41,6 +41,8 @@ export interface TickLoopOptions {
   readonly knownHandlers?: ReadonlySet<string>;
   /** Most tasks claimed per handler per claim call. @default 1000 */
   readonly batchSize?: number;
+  /** Claim calls sent ahead while a backlog is drained, so decoding overlaps them (at least 1). @default 2 */
+  readonly claimAhead?: number;
   /** Publish calls overlapped with the next claim. @default 4 */
   readonly publishPipeline?: number;
   /** Leader lease length in `second` mode. @default 10000 */
@@ -126,6 +128,7 @@ export class TickLoop {
     const paused = await pausedHandlers(engine);
     const batchSize = this.#o.batchSize ?? 1000;
     const promoteLimit = Math.max(batchSize, 1000);
+    const claimAhead = Math.max(1, this.#o.claimAhead ?? 2);
     const pipeline = this.#o.publishPipeline ?? 4;
     const publishing = new Set<Promise<void>>();
     // A publish job that failed (e.g. releasing its failed entries hit a Redis error): fail the pass with it.
@@ -157,19 +160,22 @@ export class TickLoop {
         raw.catch(() => undefined);
         return { limit, raw };
       };
-      // One claim call ahead: when a batch comes back full, the next claim is sent before this one is
-      // decoded and published, so Redis claims while Node decodes. Every claimed job is in in-flight with
-      // a lease from the moment its script ran, so a crash anywhere in between leaves it to
-      // requeue-expired. A capacity-aware publisher (the local runtime) is asked for its capacity after
-      // the previous batch is handed over, so it claims one call at a time.
-      let next: { limit: number; raw: Promise<RawClaim> } | undefined = this.#stopped
-        ? undefined
-        : sendClaim();
-      while (next) {
-        const { limit, raw: pending } = next;
-        const raw = await pending;
-        const full = limit > 0 && claimedCount(raw) >= limit;
-        next = full && !capacityAware && !this.#stopped ? sendClaim() : undefined;
+      // Claim calls ahead: when a batch comes back full, the next claims (up to `claimAhead` in flight) are
+      // sent before this one is decoded and published, so Redis claims while Node decodes and parses
+      // replies. Memory stays bounded by the batch size. Every claimed job is in in-flight with a lease
+      // from the moment its script ran, so a crash anywhere in between leaves it to requeue-expired; a
+      // claim already sent is always decoded and published, even after stop(). A capacity-aware publisher
+      // (the local runtime) is asked for its capacity after the previous batch is handed over, so it
+      // claims one call at a time.
+      const ahead: Array<{ limit: number; raw: Promise<RawClaim> }> = [];
+      if (!this.#stopped) ahead.push(sendClaim());
+      let drained = false;
+      for (let claim = ahead.shift(); claim; claim = ahead.shift()) {
+        const raw = await claim.raw;
+        const full = claim.limit > 0 && claimedCount(raw) >= claim.limit;
+        if (!full) drained = true;
+        const more = !drained && !this.#stopped;
+        if (more && !capacityAware) while (ahead.length < claimAhead) ahead.push(sendClaim());
         const { tasks, dueAt, expired } = decodeClaim(raw);
         stats.expired += expired;
         if (expired > 0) this.#metrics.count(METRICS.expired, expired);
@@ -187,7 +193,7 @@ export class TickLoop {
           if (publishing.size >= pipeline) await Promise.race(publishing);
           await this.#renewIfDue();
         }
-        if (full && capacityAware && !this.#stopped) next = sendClaim();
+        if (more && capacityAware && !this.#stopped) ahead.push(sendClaim());
       }
       if ((await engine.redis.scard(engine.keys(shard).arm)) > 0) await engine.armPending(shard, this.#now());
     }

@@ -11,7 +11,7 @@
   promote's (includes/promote.lua). When the ready queue is empty, none of the due jobs has a priority
   and the budget takes all of them, they would enter ready and leave it again in due order within this
   script: they go from delayed straight to in-flight instead, in that order (the same jobs, the same
-  order, two sorted-set writes fewer per job). A handler whose rate limit or in-flight cap leaves no
+  order, without two sorted-set writes and the ranks per job). A handler whose rate limit or in-flight cap leaves no
   budget only has its due jobs promoted: its backlog waits in its own ready queue and blocks no other.
 
   KEYS[1]  jobs      HASH id -> packed body
@@ -108,25 +108,26 @@ end
 -- after it in its chunk are read again one by one, so every read sees what it saw with one write per job.
 local function claim_ids(ids, delayed, inflight, deadline)
   local claimed = 0
+  local n = #result
+  -- "|<token prefix>." : the state of a claim is attempt .. state_token .. counter.
+  local state_token = "|" .. token_prefix .. "."
   local pending_inflight = {}
   local pending_state = {}
+  local pending = 0
   local function flush()
-    if #pending_inflight > 0 then
-      redis.call("ZADD", inflight, unpack(pending_inflight))
-      redis.call("HSET", KEYS[2], unpack(pending_state))
-      pending_inflight = {}
-      pending_state = {}
+    if pending > 0 then
+      redis.call("ZADD", inflight, unpack(pending_inflight, 1, 2 * pending))
+      redis.call("HSET", KEYS[2], unpack(pending_state, 1, 2 * pending))
+      pending = 0
     end
   end
   for first = 1, #ids, CHUNK do
     local last = math.min(first + CHUNK - 1, #ids)
-    local chunk = {}
-    for i = first, last do chunk[#chunk + 1] = ids[i] end
-    local bodies = redis.call("HMGET", KEYS[1], unpack(chunk))
-    local states = redis.call("HMGET", KEYS[2], unpack(chunk))
+    local bodies = redis.call("HMGET", KEYS[1], unpack(ids, first, last))
+    local states = redis.call("HMGET", KEYS[2], unpack(ids, first, last))
     local reread = false
-    for j = 1, #chunk do
-      local id = chunk[j]
+    for j = 1, last - first + 1 do
+      local id = ids[first + j - 1]
       local body = bodies[j]
       local raw_state = states[j]
       if reread then
@@ -153,15 +154,17 @@ local function claim_ids(ids, delayed, inflight, deadline)
           end
           attempt = attempt + 1
           counter = counter + 1
-          pending_state[#pending_state + 1] = claim_id
-          pending_state[#pending_state + 1] = attempt .. "|" .. token_prefix .. "." .. counter
-          pending_inflight[#pending_inflight + 1] = deadline
-          pending_inflight[#pending_inflight + 1] = claim_id
+          pending = pending + 1
+          pending_state[2 * pending - 1] = claim_id
+          pending_state[2 * pending] = attempt .. state_token .. counter
+          pending_inflight[2 * pending - 1] = deadline
+          pending_inflight[2 * pending] = claim_id
           if recurring then flush() end
           claimed = claimed + 1
-          result[#result + 1] = claim_id
-          result[#result + 1] = claim_body
-          result[#result + 1] = attempt
+          result[n + 1] = claim_id
+          result[n + 2] = claim_body
+          result[n + 3] = attempt
+          n = n + 3
         end
       end
     end
@@ -194,18 +197,36 @@ for g = 1, groups do
     budget = math.min(budget, per_second - used)
   end
 
-  local due, ranks, prioritised = due_ranked(KEYS[7], delayed, now, promote_limit, step)
   local claimed = 0
-  if #due > 0 and budget >= #due and not prioritised and redis.call("ZCARD", ready) == 0 then
-    remove_promoted(delayed, due)
-    claimed = claim_ids(due, delayed, inflight, now + lease)
+  -- Straight to in-flight when nothing would be ahead of the due jobs in ready and the budget takes them
+  -- all: an empty ready queue, at most `budget` due jobs (fetched without scores: no rank is needed), and
+  -- none with a priority (no priority in the whole shard, or none among them).
+  local direct = nil
+  if budget > 0 and redis.call("ZCARD", ready) == 0 then
+    direct = redis.call("ZRANGEBYSCORE", delayed, "-inf", now, "LIMIT", 0, math.min(promote_limit, budget + 1))
+    if #direct == 0 or #direct > budget or #direct > promote_limit then
+      direct = nil
+    elseif redis.call("HLEN", KEYS[7]) > 0 then
+      for first = 1, #direct, CHUNK do
+        local priorities = redis.call("HMGET", KEYS[7], unpack(direct, first, math.min(first + CHUNK - 1, #direct)))
+        for j = 1, #priorities do
+          if priorities[j] then direct = nil break end
+        end
+        if not direct then break end
+      end
+    end
+  end
+  if direct then
+    remove_promoted(delayed, direct)
+    claimed = claim_ids(direct, delayed, inflight, string.format("%d", now + lease))
   else
+    local due, ranks = due_ranked(KEYS[7], delayed, now, promote_limit, step)
     move_to_ready(delayed, ready, due, ranks)
     if budget > 0 then
       local popped = redis.call("ZPOPMIN", ready, budget)
       local ids = {}
       for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
-      claimed = claim_ids(ids, delayed, inflight, now + lease)
+      claimed = claim_ids(ids, delayed, inflight, string.format("%d", now + lease))
     end
   end
   if per_second >= 0 and claimed > 0 then
