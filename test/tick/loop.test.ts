@@ -96,6 +96,36 @@ describe('one pass (minute mode)', () => {
   });
 });
 
+describe('draining a backlog with claims sent ahead', () => {
+  it('a backlog of many batches: every task published once, in batches of at most batchSize', async () => {
+    const { now, engine, scheduler, publisher } = setup();
+    const ids = await scheduleN(scheduler, 'work', 95, T0);
+    const loop = new TickLoop({ engine, publisher, now, batchSize: 10, claimAhead: 2, leaseMs: LEASE });
+    expect(await loop.pass()).toMatchObject({ claimed: 95, published: 95 });
+    expect(publisher.ids()).toHaveLength(95);
+    expect(new Set(publisher.ids())).toEqual(new Set(ids));
+    expect(Math.max(...publisher.calls.map((c) => c.length))).toBe(10);
+    expect(await scheduler.stats()).toMatchObject({ scheduled: 0, due: 0, inflight: 95 });
+  });
+
+  it('stop() during a drain: the claims already sent are still published, the rest stays due', async () => {
+    const { now, engine, scheduler, publisher } = setup();
+    await scheduleN(scheduler, 'work', 100, T0);
+    const loop = new TickLoop({ engine, publisher, now, batchSize: 10, claimAhead: 2, leaseMs: LEASE });
+    publisher.onPublish = () => {
+      loop.stop();
+      return new Map();
+    };
+    const stats = await loop.pass();
+    // Whatever was claimed (the batch that stopped the loop and those sent ahead of it) was published.
+    expect(stats.claimed).toBe(stats.published);
+    expect(stats.claimed).toBeLessThan(100);
+    const inflight = await redis.zrange(engine.keys(0).inflight('work'), 0, -1);
+    expect(new Set(inflight)).toEqual(new Set(publisher.ids()));
+    expect(await scheduler.stats()).toMatchObject({ due: 100 - stats.claimed, inflight: stats.claimed });
+  });
+});
+
 describe('publish failures', () => {
   it('failed entries are released with a backoff, the attempt is not counted, and they are published later with the same key', async () => {
     const { clock, now, engine, scheduler, publisher } = setup();
