@@ -55,7 +55,8 @@ export interface ClaimResult {
   readonly expired: number;
 }
 
-interface ClaimContext {
+/** What decoding a claim reply needs besides the reply. */
+export interface ClaimContext {
   readonly namespace: string;
   readonly shard: number;
   readonly now: number;

@@ -145,7 +145,7 @@ export class TickLoop {
       const capacityAware = hasCapacity(this.#o.publisher);
       const sendClaim = (): { limit: number; raw: Promise<RawClaim> } => {
         let limit = batchSize;
-        if (hasCapacity(this.#o.publisher)) limit = Math.min(limit, this.#o.publisher.capacity());
+        if (capacityAware) limit = Math.min(limit, (this.#o.publisher as CapacityAware).capacity());
         const specs: ClaimSpec[] = handlers.map((handler) => {
           const limits = this.#o.rateLimits?.[handler];
           return {
