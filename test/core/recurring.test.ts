@@ -376,7 +376,7 @@ describe('recurring series', () => {
     );
   });
 
-  it('a series claimed after its expiresAt ends cleanly: not run, not dead-lettered, counted as expired', async () => {
+  it('a series claimed after its expiresAt: its pending occurrence expires into dead, the series ends cleanly', async () => {
     let now = T0;
     const tasks = new Scheduler({ redis, namespace: randomNamespace(), now: () => now });
     const e = tasks.engine;
@@ -392,13 +392,19 @@ describe('recurring series', () => {
     // WHEN the tick claims them a few milliseconds after expiresAt
     now = T0 + 2 * HOUR + 5;
     const late = await promoteClaim(e, [spec('rec')], now);
-    // THEN nothing runs after expiresAt, both series are gone without a trace, and nothing is dead
+    // THEN nothing runs after expiresAt: each pending occurrence is dead as expired (like a one-off job),
     expect(late.tasks).toEqual([]);
     expect(late.expired).toBe(2);
+    const k = e.keys(0);
+    const occurrences = [every, cron].map((id) => `${id}@${T0 + 2 * HOUR}`).sort();
+    expect((await redis.zrange(k.dead, 0, -1)).sort()).toEqual(occurrences);
+    for (const id of occurrences)
+      expect(await tasks.get(id)).toMatchObject({ state: 'dead', lastReason: 'expired' });
+    // AND the series themselves are gone without a trace (not dead: a replay must not restart them)
     expect(await tasks.get('every')).toBeUndefined();
     expect(await tasks.get('cron')).toBeUndefined();
-    expect((await tasks.stats()).dead).toBe(0);
-    const k = e.keys(0);
-    expect(await redis.exists(k.jobs, k.keys, k.prio, k.state, k.arm, k.dead, k.ready('rec'))).toBe(0);
+    expect(await redis.hkeys(k.jobs)).toEqual(expect.arrayContaining(occurrences));
+    expect(await redis.hlen(k.jobs)).toBe(2);
+    expect(await redis.exists(k.keys, k.arm, k.ready('rec'), k.delayed('rec'))).toBe(0);
   });
 });

@@ -1,8 +1,8 @@
 --[[
   claim: promotes each handler's due jobs into its ready queue, then takes ready jobs, within the
   handler's rate limit and in-flight cap, into in-flight with a lease deadline and a fresh claim token,
-  and counts the attempt. Expired jobs go to dead (reason "expired"); an expired series ends instead
-  (removed, counted in `expired`, not dead-lettered). Claiming a recurring series creates
+  and counts the attempt. Expired jobs go to dead (reason "expired"); for an expired series that is its
+  pending occurrence, and the series itself ends. Claiming a recurring series creates
   the occurrence "<id>@<occurrence ms>" and arms the series' next occurrence in the same step: the
   interval series is computed here, a cron series uses the nextRunAt Node precomputed, or, when that is
   missing or already past, is left unarmed in `arm` for Node, with the claim time (`a`) Node arms the next
@@ -88,8 +88,8 @@ end
 
 -- Fires a recurring series: writes the occurrence and re-arms (or completes) the series. Returns the
 -- occurrence's id and body.
-local function fire_series(id, body, delayed)
-  local header, payload = decode_body(body)
+-- Writes the job of a series' pending occurrence "<id>@<occurrence ms>"; returns its id and body.
+local function write_occurrence(id, header, payload)
   local occurrence = header.r
   local claim_id = id .. "@" .. string.format("%d", occurrence)
   local occ_header = { h = header.h, r = occurrence, v = header.v, m = header.m, x = header.x,
@@ -98,6 +98,24 @@ local function fire_series(id, body, delayed)
   redis.call("HSET", KEYS[1], claim_id, claim_body)
   -- The occurrence keeps the series' priority when it is retried or redelivered.
   if header.p then redis.call("HSET", KEYS[7], claim_id, header.p) end
+  return claim_id, claim_body
+end
+
+-- A series claimed after its expiresAt: its pending occurrence expires like a one-off job (dead, reason
+-- "expired": nothing runs after expiresAt, and an operator sees what was skipped), and the series ends
+-- cleanly instead of sitting in the dead set itself, where a replay would restart a finished series.
+local function expire_series(id, body)
+  local header, payload = decode_body(body)
+  local occurrence_id = write_occurrence(id, header, payload)
+  to_dead(occurrence_id, parse_state(redis.call("HGET", KEYS[2], occurrence_id)), "expired")
+  end_series(id, header)
+  redis.call("HDEL", KEYS[2], id)
+end
+
+local function fire_series(id, body, delayed)
+  local header, payload = decode_body(body)
+  local occurrence = header.r
+  local claim_id, claim_body = write_occurrence(id, header, payload)
   if arm_series(id, header, occurrence, delayed) then
     redis.call("HSET", KEYS[1], id, encode_body(header, payload))
   else
@@ -147,11 +165,9 @@ local function claim_ids(ids, delayed, inflight, deadline)
         local header = claim_header(body)
         if header and header.x and now > header.x then
           if header.e or header.c then
-            -- A series claimed after expiresAt is over: no occurrence runs after it, and it ends as cleanly
-            -- as a series whose next occurrence falls after expiresAt. Counted as expired, not dead-lettered:
-            -- reaching the end of a series is not a failure (and must not trip the dead-letter alarm).
-            end_series(id, header)
-            redis.call("HDEL", KEYS[2], id)
+            flush()
+            expire_series(id, body)
+            reread = true
           else
             to_dead(id, attempt, "expired")
           end
