@@ -4,9 +4,10 @@
  * through here. `now` is always passed in, so tests control time.
  */
 import { randomBytes } from 'node:crypto';
-import { KeyHandlerConflictError, ValidationError } from '../errors.js';
+import { IdCollisionError, KeyHandlerConflictError, ValidationError } from '../errors.js';
 import type { RedisClient } from '../redis/connection.js';
-import { decodeBody, idempotencyKeyOf, parsePayload } from './codec.js';
+import { type DecodedJob, decodeBody, handlerCodeOf, idempotencyKeyOf, parsePayload } from './codec.js';
+import { newJobId, newJobIdInShard, skipIdCounter } from './ids.js';
 import {
   type GlobalKeys,
   globalKeys,
@@ -58,6 +59,8 @@ export interface FailOutcome {
 }
 
 const ERROR_TEXT_LIMIT = 2000;
+/** Calls of `schedule.lua` with new ids before a batch whose new ids keep colliding fails. */
+const ID_COLLISION_ATTEMPTS = 4;
 
 export class Engine {
   readonly namespace: string;
@@ -94,7 +97,11 @@ export class Engine {
     return keys;
   }
 
-  /** Writes a batch of prepared jobs into one shard, atomically. Returns ids and whether a queue head moved. */
+  /**
+   * Writes a batch of prepared jobs into one shard, atomically. Returns ids and whether a queue head moved.
+   * New ids that are already jobs in the shard (another process made the same id, see `ids.ts`) are
+   * replaced and the call retried: nothing is written until every new id is free.
+   */
   async scheduleBatch(
     shard: number,
     jobs: readonly PreparedJob[],
@@ -102,24 +109,85 @@ export class Engine {
     const k = this.keys(shard);
     const groups = [...new Set(jobs.map((j) => j.handler))];
     const groupIndex = new Map(groups.map((h, i) => [h, i + 1]));
-    const keys = [k.jobs, k.keys, k.prio, k.state, k.handlers, k.seq, k.dead, k.arm, k.meta];
+    const keys = [
+      k.jobs,
+      k.keys,
+      k.prio,
+      k.state,
+      k.handlers,
+      k.seq,
+      k.dead,
+      k.arm,
+      k.meta,
+      k.handlerCodes,
+      k.handlerNames,
+    ];
     for (const h of groups) keys.push(k.delayed(h), k.ready(h), k.inflight(h));
-    const args: Array<string | number> = [STORED_FORMAT_VERSION, jobs.length, groups.length, ...groups];
-    for (const j of jobs)
-      args.push(j.id, groupIndex.get(j.handler)!, j.runAt, j.key, j.priority, j.headerOpen);
-    for (const j of jobs) args.push(j.payloadJson);
+    let batch = jobs;
     let reply: Array<string | number>;
-    try {
-      reply = await runScript<Array<string | number>>(this.redis, LUA.schedule, keys, args);
-    } catch (error) {
-      const match = /TICKSET_KEY_HANDLER_CONFLICT (.*)\|([^|]*)\|([^|]*)$/.exec((error as Error).message);
-      if (match) throw new KeyHandlerConflictError(match[1]!, match[2]!, match[3]!);
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      const args: Array<string | number> = [STORED_FORMAT_VERSION, batch.length, groups.length, ...groups];
+      for (const j of batch)
+        args.push(j.id, groupIndex.get(j.handler)!, j.runAt, j.key, j.priority, j.extras);
+      for (const j of batch) args.push(j.payloadJson);
+      try {
+        reply = await runScript<Array<string | number>>(this.redis, LUA.schedule, keys, args);
+        break;
+      } catch (error) {
+        const message = (error as Error).message;
+        const conflict = /TICKSET_KEY_HANDLER_CONFLICT (.*)\|([^|]*)\|([^|]*)$/.exec(message);
+        if (conflict) throw new KeyHandlerConflictError(conflict[1]!, conflict[2]!, conflict[3]!);
+        const collision = /TICKSET_ID_COLLISION ([0-9A-Za-z ]+)/.exec(message);
+        if (!collision) throw error;
+        const taken = new Set(collision[1]!.trim().split(' '));
+        if (attempt >= ID_COLLISION_ATTEMPTS) throw new IdCollisionError([...taken], attempt);
+        skipIdCounter();
+        batch = batch.map((j) => (taken.has(j.id) ? this.#withNewId(j, shard) : j));
+      }
     }
     const results: Array<{ id: string; revision: number }> = [];
     for (let i = 1; i < reply.length; i += 2)
       results.push({ id: String(reply[i]), revision: Number(reply[i + 1]) });
     return { wake: reply[0] === 1, results };
+  }
+
+  /** The job with another new id, due at the same time and routed to the same shard. */
+  #withNewId(job: PreparedJob, shard: number): PreparedJob {
+    if (job.key !== '') return { ...job, id: newJobId(job.runAt) };
+    const id = newJobIdInShard(job.runAt, shard, this.shards);
+    return { ...job, id, routingKey: id };
+  }
+
+  /**
+   * Decodes bodies of one shard, resolving format-2 handler codes with one read of the shard's registry.
+   * Not cached across calls: a registry lost with its data (a Redis restart without persistence) is rebuilt
+   * in another order, so a cached code could name another handler.
+   */
+  async decodeJobs(
+    shard: number,
+    entries: ReadonlyArray<readonly [id: string, body: string]>,
+    known?: ReadonlyMap<string, string>,
+  ): Promise<DecodedJob[]> {
+    const names = new Map(known);
+    const missing = new Set<string>();
+    for (const [, body] of entries) {
+      const code = handlerCodeOf(body);
+      if (code !== undefined && !names.has(code)) missing.add(code);
+    }
+    if (missing.size > 0) {
+      const codes = [...missing];
+      const found = await this.redis.hmget(this.keys(shard).handlerNames, ...codes);
+      codes.forEach((code, i) => {
+        const name = found[i];
+        if (name !== null && name !== undefined) names.set(code, name);
+      });
+    }
+    return entries.map(([id, body]) => decodeBody(id, body, (code) => names.get(code)));
+  }
+
+  /** Decodes one body of a shard (see `decodeJobs`). */
+  async decodeJob(shard: number, id: string, body: string): Promise<DecodedJob> {
+    return (await this.decodeJobs(shard, [[id, body]]))[0]!;
   }
 
   /** Handler names that have jobs in a shard. */
@@ -158,11 +226,21 @@ export class Engine {
       );
       leaseByHandler.set(spec.handler, spec.leaseMs);
     }
+    // The codes of the claimed handlers, read on the same connection just before the claim (no round trip
+    // of its own); a code of a claimed body is assigned before its job is written.
+    const codesRead = this.redis.hmget(k.handlerCodes, ...specs.map((spec) => spec.handler));
     const reply = await runScript<Array<string | number>>(this.redis, LUA.claim, keys, args);
+    const known = new Map<string, string>();
+    (await codesRead).forEach((code, i) => {
+      if (code !== null && code !== undefined) known.set(code, specs[i]!.handler);
+    });
+    const entries: Array<[string, string]> = [];
+    for (let i = 1; i < reply.length; i += 4) entries.push([String(reply[i]), String(reply[i + 1])]);
+    const decoded = await this.decodeJobs(shard, entries, known);
     const tasks: TaskEventDetail[] = [];
-    for (let i = 1; i < reply.length; i += 4) {
-      const id = String(reply[i]);
-      const { header, payloadJson } = decodeBody(String(reply[i + 1]));
+    for (let i = 1, n = 0; i < reply.length; i += 4, n++) {
+      const id = entries[n]![0];
+      const { header, payloadJson } = decoded[n]!;
       tasks.push({
         v: TASK_EVENT_VERSION,
         id,
@@ -224,7 +302,8 @@ export class Engine {
       this.redis.hget(k.state, ref.id),
     ]);
     if (body === null) return { outcome: 'missing', attempt: 0 };
-    const { header } = decodeBody(body);
+    // The ref came from a claim of this handler: no need to resolve the body's handler code.
+    const { header } = decodeBody(ref.id, body, () => ref.handler);
     const attempt = Number((rawState ?? '0').split('|')[0]);
     const [kind, base, cap] = header.b ?? ['e', 1000, 300_000];
     const retryAt =
@@ -269,7 +348,7 @@ export class Engine {
         await this.redis.srem(k.arm, id);
         continue;
       }
-      const { header } = decodeBody(body);
+      const { header } = await this.decodeJob(shard, id, body);
       if (header.c === undefined) {
         await this.redis.srem(k.arm, id);
         continue;

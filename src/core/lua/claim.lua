@@ -24,8 +24,6 @@
 ]]
 -- @include body.lua
 
--- The header of a job without expiresAt, everyMs or cron, as far as this script reads it.
-local NO_FIELDS = {}
 local now = tonumber(ARGV[1])
 local token_prefix = ARGV[2]
 local window = math.floor(now / 1000)
@@ -112,16 +110,8 @@ for g = 1, groups do
         redis.call("HDEL", KEYS[2], id)
       else
         local attempt = parse_state(redis.call("HGET", KEYS[2], id))
-        -- The header only, and only when it has a field this loop reads (expiresAt, everyMs, cron): in
-        -- header JSON a quote inside a string is escaped, so '"x":' can only be the key x. Most jobs
-        -- have none of the three and skip cjson (about a quarter of this script's CPU, see BENCHMARKS.md).
-        local nl = string.find(body, "\n", 1, true)
-        local header_json = string.sub(body, 2, nl - 1)
-        local header = NO_FIELDS
-        if string.find(header_json, '"x":', 1, true) or string.find(header_json, '"e":', 1, true)
-          or string.find(header_json, '"c":', 1, true) then
-          header = cjson.decode(header_json)
-        end
+        -- The header only, and only when it has a field this loop reads (see peek_header).
+        local header, nl = peek_header(body, id)
         if header.x and now > header.x then
           to_dead(id, attempt, "expired")
           expired = expired + 1
@@ -134,14 +124,12 @@ for g = 1, groups do
             local payload = string.sub(body, nl + 1)
             local occurrence = header.r
             claim_id = id .. "@" .. string.format("%d", occurrence)
-            local occ_header = { h = header.h, r = occurrence, v = header.v, m = header.m, x = header.x,
-                                 p = header.p, b = header.b, s = id, o = occurrence }
-            claim_body = encode_body(occ_header, payload)
+            claim_body = encode_body(occurrence_header(header, id, occurrence), payload, claim_id)
             redis.call("HSET", KEYS[1], claim_id, claim_body)
             -- The occurrence keeps the series' priority when it is retried or redelivered.
             if header.p then redis.call("HSET", KEYS[7], claim_id, header.p) end
             if arm_series(id, header, occurrence, delayed) then
-              redis.call("HSET", KEYS[1], id, encode_body(header, payload))
+              redis.call("HSET", KEYS[1], id, encode_body(header, payload, id))
             else
               -- The series has no occurrence before expiresAt: it is complete.
               redis.call("HDEL", KEYS[1], id)
