@@ -228,10 +228,12 @@ export class Engine {
     }
     // The codes of the claimed handlers, read on the same connection just before the claim (no round trip
     // of its own); a code of a claimed body is assigned before its job is written.
-    const codesRead = this.redis.hmget(k.handlerCodes, ...specs.map((spec) => spec.handler));
-    const reply = await runScript<Array<string | number>>(this.redis, LUA.claim, keys, args);
+    const [codes, reply] = await Promise.all([
+      this.redis.hmget(k.handlerCodes, ...specs.map((spec) => spec.handler)),
+      runScript<Array<string | number>>(this.redis, LUA.claim, keys, args),
+    ]);
     const known = new Map<string, string>();
-    (await codesRead).forEach((code, i) => {
+    codes.forEach((code, i) => {
       if (code !== null && code !== undefined) known.set(code, specs[i]!.handler);
     });
     const entries: Array<[string, string]> = [];
