@@ -19,6 +19,9 @@ import { Waker } from './waker.js';
 
 export type Precision = 'second' | 'minute';
 
+/** While a pass drains a backlog, cron series waiting for their next occurrence are armed this often. */
+const ARM_DURING_DRAIN_EVERY_MS = 1000;
+
 export interface TickLoopOptions {
   readonly engine: Engine;
   readonly publisher: Publisher;
@@ -129,6 +132,7 @@ export class TickLoop {
       stats.leaseDead += requeue.dead;
       if (requeue.dead > 0) this.#metrics.count(METRICS.deadLettered, requeue.dead);
       const active = handlers.filter((h) => !paused.has(h));
+      let lastArm = this.#now();
       for (;;) {
         if (this.#stopped) break;
         const now = this.#now();
@@ -160,14 +164,25 @@ export class TickLoop {
         if (publishing.size >= pipeline) await Promise.race(publishing);
         await this.#renewIfDue();
         if (tasks.length < limit) break;
+        // Cron series claimed during a long drain wait in `arm` for Node's next occurrence; arm them as we
+        // go, or a series due again before the drain ends finds nothing precomputed and skips occurrences.
+        if (this.#now() - lastArm >= ARM_DURING_DRAIN_EVERY_MS) {
+          await this.#armPending(shard);
+          lastArm = this.#now();
+        }
       }
-      if ((await engine.redis.scard(engine.keys(shard).arm)) > 0) await engine.armPending(shard, this.#now());
+      await this.#armPending(shard);
     }
     await Promise.all(publishing);
     if (publishError !== undefined) throw publishError;
     await this.#heartbeat(stats);
     await this.#sampleBacklog();
     return stats;
+  }
+
+  async #armPending(shard: number): Promise<void> {
+    const engine = this.#o.engine;
+    if ((await engine.redis.scard(engine.keys(shard).arm)) > 0) await engine.armPending(shard, this.#now());
   }
 
   async #rejectUnknown(tasks: TaskEventDetail[], stats: PassStats): Promise<TaskEventDetail[]> {

@@ -96,6 +96,30 @@ describe('one pass (minute mode)', () => {
   });
 });
 
+describe('cron series during a long drain', () => {
+  it('are armed as the drain goes on, so a per-second series keeps firing behind a backlog', async () => {
+    // GIVEN a per-second cron series (priority 100, so it jumps the queue) and 5,000 jobs due at once
+    const { clock, now, engine, scheduler, publisher } = setup();
+    const { id: series } = await scheduler.schedule({ handler: 'work', cron: '* * * * * *', priority: 100 });
+    await scheduleN(scheduler, 'work', 5000, T0 + 1000);
+    // AND a publisher that takes 400 ms of loop-clock time per batch
+    publisher.onPublish = () => {
+      clock.now += 400;
+      return new Map();
+    };
+    clock.now = T0 + 1000;
+    const loop = new TickLoop({ engine, publisher, now, batchSize: 500, leaseMs: LEASE });
+    // WHEN one pass drains the backlog (10 batches, 4 s on the loop clock)
+    const stats = await loop.pass();
+    // THEN the series keeps firing during the drain instead of stalling after its first unarmed claim.
+    // (Promote moves due jobs oldest first, so the 2 s occurrence reaches the ready queue at 3 s, behind the
+    // backlog: it fires late, once, and the series goes on after that claim, so 3 s is not fired twice.)
+    const fired = publisher.ids().filter((id) => id.startsWith(`${series}@`));
+    expect(fired).toEqual([1, 2, 4, 5].map((s) => `${series}@${T0 + s * 1000}`));
+    expect(stats.claimed).toBe(5000 + fired.length);
+  });
+});
+
 describe('publish failures', () => {
   it('failed entries are released with a backoff, the attempt is not counted, and they are published later with the same key', async () => {
     const { clock, now, engine, scheduler, publisher } = setup();

@@ -1,8 +1,8 @@
 --[[
   claim: takes ready jobs of each handler, within its rate limit and in-flight cap, into in-flight with a
   lease deadline and a fresh claim token, and counts the attempt. Expired jobs go to dead (reason
-  "expired"). Claiming a recurring series creates the occurrence "<id>@<occurrence ms>" and arms the
-  series' next occurrence in the same step: the interval series is computed here, a cron series uses the
+  "expired"); an expired series ends instead. Claiming a recurring series creates the occurrence
+  "<id>@<occurrence ms>" and arms the series' next occurrence in the same step: the interval series is computed here, a cron series uses the
   nextRunAt Node precomputed, or, when that is missing or already past, is left unarmed in `arm` for Node,
   with the claim time (`a`) Node arms the next occurrence after.
 
@@ -21,6 +21,8 @@
            in-flight cap (-1: none), lease ms
 
   Returns: { expired, claimed_id, body, attempt, token, ... }
+           expired counts one-off jobs moved to dead (reason "expired") and series ended because they
+           were claimed after their expiresAt (removed, not dead-lettered).
 ]]
 -- @include body.lua
 
@@ -34,6 +36,14 @@ local counter = 0
 local function to_dead(id, attempt, reason)
   redis.call("ZADD", KEYS[3], now, id)
   redis.call("HSET", KEYS[2], id, attempt .. "||" .. reason .. "|" .. reason)
+end
+
+-- Removes a finished series: its body, pending arming, priority and key mapping (if the key is still its).
+local function end_series(id, header)
+  redis.call("HDEL", KEYS[1], id)
+  redis.call("SREM", KEYS[5], id)
+  redis.call("HDEL", KEYS[7], id)
+  if header.k and redis.call("HGET", KEYS[6], header.k) == id then redis.call("HDEL", KEYS[6], header.k) end
 end
 
 -- Arms the next occurrence of a series just fired at `occurrence`; returns false when the series is over.
@@ -113,7 +123,15 @@ for g = 1, groups do
         -- The header only, and only when it has a field this loop reads (see peek_header).
         local header, nl = peek_header(body, id)
         if header.x and now > header.x then
-          to_dead(id, attempt, "expired")
+          if header.e or header.c then
+            -- A series claimed after expiresAt is over: no occurrence runs after it, and it ends as cleanly
+            -- as a series whose next occurrence falls after expiresAt. Counted as expired, not dead-lettered:
+            -- reaching the end of a series is not a failure (and must not trip the dead-letter alarm).
+            end_series(id, header)
+            redis.call("HDEL", KEYS[2], id)
+          else
+            to_dead(id, attempt, "expired")
+          end
           expired = expired + 1
         else
           local claim_id = id
@@ -132,10 +150,7 @@ for g = 1, groups do
               redis.call("HSET", KEYS[1], id, encode_body(header, payload, id))
             else
               -- The series has no occurrence before expiresAt: it is complete.
-              redis.call("HDEL", KEYS[1], id)
-              redis.call("SREM", KEYS[5], id)
-              redis.call("HDEL", KEYS[7], id)
-              if header.k and redis.call("HGET", KEYS[6], header.k) == id then redis.call("HDEL", KEYS[6], header.k) end
+              end_series(id, header)
             end
             attempt = parse_state(redis.call("HGET", KEYS[2], claim_id))
           end
