@@ -48,6 +48,73 @@ export interface ClaimSpec {
   readonly limits?: HandlerLimits;
 }
 
+/** Claimed tasks as event details, and how many jobs were found expired (moved to dead). */
+export interface ClaimResult {
+  readonly tasks: TaskEventDetail[];
+  /** Due time of each task (epoch ms), in the order of `tasks`. */
+  readonly dueAt: number[];
+  readonly expired: number;
+}
+
+/** What decoding a claim reply needs besides the reply. */
+export interface ClaimContext {
+  readonly namespace: string;
+  readonly shard: number;
+  readonly now: number;
+  readonly tokenPrefix: string;
+  readonly leaseByHandler: Map<string, number>;
+  /** Handler code → name for the format-2 bodies in the reply (see `Engine.claimRaw`). */
+  readonly handlerNames: Map<string, string>;
+}
+
+/** A claim script's reply, not yet decoded. */
+export interface RawClaim {
+  readonly context: ClaimContext;
+  /** `{ expired, id, body, attempt, ... }`, see claim.lua. */
+  readonly reply: ReadonlyArray<string | number>;
+}
+
+/** Tasks in a raw claim reply: known before decoding it. */
+export function claimedCount(raw: RawClaim): number {
+  return (raw.reply.length - 1) / 3;
+}
+
+/** Decodes a claim reply into event details. */
+export function decodeClaim(raw: RawClaim): ClaimResult {
+  const { reply, context } = raw;
+  const { namespace, shard, now, tokenPrefix, leaseByHandler, handlerNames } = context;
+  const nameOf = (code: string) => handlerNames.get(code);
+  const tasks: TaskEventDetail[] = [];
+  const dueAt: number[] = [];
+  let lastDue = Number.NaN;
+  let lastIso = '';
+  for (let i = 1, k = 1; i < reply.length; i += 3, k++) {
+    const id = String(reply[i]);
+    const { header, payloadJson } = decodeBody(id, String(reply[i + 1]), nameOf);
+    const due = header.o ?? header.r ?? now;
+    // A backlog's jobs often share their due time: format each distinct one once.
+    if (due !== lastDue) {
+      lastDue = due;
+      lastIso = new Date(due).toISOString();
+    }
+    dueAt.push(due);
+    tasks.push({
+      v: TASK_EVENT_VERSION,
+      id,
+      handler: header.h,
+      payload: parsePayload(payloadJson),
+      attempt: Number(reply[i + 2]),
+      idempotencyKey: idempotencyKeyOf(id, header),
+      scheduledFor: lastIso,
+      claimToken: `${tokenPrefix}.${k}`,
+      namespace,
+      shard,
+      leaseUntil: now + (leaseByHandler.get(header.h) ?? 0),
+    });
+  }
+  return { tasks, dueAt, expired: Number(reply[0]) };
+}
+
 /** Identifies one claim of a task: enough to ack, fail or release it. */
 export type TaskRef = Pick<TaskEventDetail, 'id' | 'handler' | 'shard' | 'claimToken'>;
 
@@ -166,23 +233,27 @@ export class Engine {
   async decodeJobs(
     shard: number,
     entries: ReadonlyArray<readonly [id: string, body: string]>,
-    known?: ReadonlyMap<string, string>,
   ): Promise<DecodedJob[]> {
-    const names = new Map(known);
+    const names = new Map<string, string>();
     const missing = new Set<string>();
     for (const [, body] of entries) {
       const code = handlerCodeOf(body);
       if (code !== undefined && !names.has(code)) missing.add(code);
     }
-    if (missing.size > 0) {
-      const codes = [...missing];
-      const found = await this.redis.hmget(this.keys(shard).handlerNames, ...codes);
-      codes.forEach((code, i) => {
-        const name = found[i];
-        if (name !== null && name !== undefined) names.set(code, name);
-      });
-    }
+    if (missing.size > 0)
+      for (const [code, name] of await this.handlerNames(shard, [...missing])) names.set(code, name);
     return entries.map(([id, body]) => decodeBody(id, body, (code) => names.get(code)));
+  }
+
+  /** Handler names of format-2 handler codes in a shard's registry (codes it does not know are left out). */
+  async handlerNames(shard: number, codes: readonly string[]): Promise<Map<string, string>> {
+    const found = await this.redis.hmget(this.keys(shard).handlerNames, ...codes);
+    const names = new Map<string, string>();
+    codes.forEach((code, i) => {
+      const name = found[i];
+      if (name !== null && name !== undefined) names.set(code, name);
+    });
+    return names;
   }
 
   /** Decodes one body of a shard (see `decodeJobs`). */
@@ -204,17 +275,45 @@ export class Engine {
     return Number(await runScript(this.redis, LUA.promote, keys, [now, limit, this.agingStepMs]));
   }
 
-  /** Claims ready jobs into in-flight and returns them as event details. */
+  /**
+   * Promotes the due jobs of the specs' handlers (at most `promoteLimit` per handler, default the larger
+   * of 1000 and the largest spec limit), then claims ready jobs into in-flight and returns them as event
+   * details, in one script call. A spec with `limit: 0` only promotes.
+   */
   async claim(
     shard: number,
     specs: readonly ClaimSpec[],
     now: number,
-  ): Promise<{ tasks: TaskEventDetail[]; expired: number }> {
-    if (specs.length === 0) return { tasks: [], expired: 0 };
+    options: { readonly promoteLimit?: number } = {},
+  ): Promise<ClaimResult> {
+    return decodeClaim(await this.claimRaw(shard, specs, now, options));
+  }
+
+  /**
+   * The script call of {@link claim}, without decoding the reply: the tick sends the next claim before it
+   * decodes this one (see `TickLoop.pass`). Decode with {@link decodeClaim}.
+   */
+  async claimRaw(
+    shard: number,
+    specs: readonly ClaimSpec[],
+    now: number,
+    options: { readonly promoteLimit?: number } = {},
+  ): Promise<RawClaim> {
+    const context: ClaimContext = {
+      namespace: this.namespace,
+      shard,
+      now,
+      tokenPrefix: randomBytes(9).toString('base64url'),
+      leaseByHandler: new Map(),
+      handlerNames: new Map(),
+    };
+    if (specs.length === 0) return { context, reply: [0] };
     const k = this.keys(shard);
     const keys = [k.jobs, k.state, k.dead, k.rate, k.arm, k.keys, k.prio];
-    const args: Array<string | number> = [now, randomBytes(9).toString('base64url')];
-    const leaseByHandler = new Map<string, number>();
+    let promoteLimit = options.promoteLimit ?? 1000;
+    if (options.promoteLimit === undefined)
+      for (const spec of specs) promoteLimit = Math.max(promoteLimit, spec.limit);
+    const args: Array<string | number> = [now, context.tokenPrefix, this.agingStepMs, promoteLimit];
     for (const spec of specs) {
       keys.push(k.delayed(spec.handler), k.ready(spec.handler), k.inflight(spec.handler));
       args.push(
@@ -224,40 +323,28 @@ export class Engine {
         spec.limits?.maxInFlight ?? -1,
         spec.leaseMs,
       );
-      leaseByHandler.set(spec.handler, spec.leaseMs);
+      context.leaseByHandler.set(spec.handler, spec.leaseMs);
     }
     // The codes of the claimed handlers, read on the same connection just before the claim (no round trip
-    // of its own); a code of a claimed body is assigned before its job is written.
+    // of its own): a claimed body's code was assigned before its job was written.
     const [codes, reply] = await Promise.all([
       this.redis.hmget(k.handlerCodes, ...specs.map((spec) => spec.handler)),
       runScript<Array<string | number>>(this.redis, LUA.claim, keys, args),
     ]);
-    const known = new Map<string, string>();
     codes.forEach((code, i) => {
-      if (code !== null && code !== undefined) known.set(code, specs[i]!.handler);
+      if (code !== null && code !== undefined) context.handlerNames.set(code, specs[i]!.handler);
     });
-    const entries: Array<[string, string]> = [];
-    for (let i = 1; i < reply.length; i += 4) entries.push([String(reply[i]), String(reply[i + 1])]);
-    const decoded = await this.decodeJobs(shard, entries, known);
-    const tasks: TaskEventDetail[] = [];
-    for (let i = 1, n = 0; i < reply.length; i += 4, n++) {
-      const id = entries[n]![0];
-      const { header, payloadJson } = decoded[n]!;
-      tasks.push({
-        v: TASK_EVENT_VERSION,
-        id,
-        handler: header.h,
-        payload: parsePayload(payloadJson),
-        attempt: Number(reply[i + 2]),
-        idempotencyKey: idempotencyKeyOf(id, header),
-        scheduledFor: new Date(header.o ?? header.r ?? now).toISOString(),
-        claimToken: String(reply[i + 3]),
-        namespace: this.namespace,
-        shard,
-        leaseUntil: now + (leaseByHandler.get(header.h) ?? 0),
-      });
+    // Any other code (not expected: a body in a handler's queue has that handler's code) is read from the
+    // shard's registry, so that decodeClaim needs no I/O.
+    const unknown = new Set<string>();
+    for (let i = 1; i < reply.length; i += 3) {
+      const code = handlerCodeOf(String(reply[i + 1]));
+      if (code !== undefined && !context.handlerNames.has(code)) unknown.add(code);
     }
-    return { tasks, expired: Number(reply[0]) };
+    if (unknown.size > 0)
+      for (const [code, name] of await this.handlerNames(shard, [...unknown]))
+        context.handlerNames.set(code, name);
+    return { context, reply };
   }
 
   /** Returns jobs whose lease expired to their ready queues (or to dead when attempts are used up). */
