@@ -1,5 +1,5 @@
 /** Reads what the chaos run left in Redis after the drain: the dead set, leftovers and keyed effects. */
-import { decodeBody, parseState } from '../src/core/codec.js';
+import { parseState } from '../src/core/codec.js';
 import type { Engine } from '../src/core/engine.js';
 import { effectKey } from './fleet.js';
 
@@ -59,10 +59,18 @@ export async function readFinalState(engine: Engine): Promise<FinalState> {
         redis.hmget(k.jobs, ...chunk),
         redis.hmget(k.state, ...chunk),
       ]);
+      const present: Array<[string, string]> = [];
+      chunk.forEach((id, n) => {
+        const body = bodies[n];
+        if (body) present.push([id, body]);
+      });
+      const decoded = new Map(
+        (await engine.decodeJobs(shard, present)).map((job, n) => [present[n]![0], job.header]),
+      );
       chunk.forEach((id, n) => {
         const state = parseState(states[n]);
         const body = bodies[n];
-        const header = body ? decodeBody(body).header : undefined;
+        const header = decoded.get(id);
         dead.set(id, {
           id,
           failedAt: failedAt[offset + n]!,

@@ -80,6 +80,24 @@ export class KeyHandlerConflictError extends TicksetError {
   }
 }
 
+/**
+ * New job ids kept colliding with existing jobs (ids are 14 characters: see `src/core/ids.ts`), after
+ * retries with other ids. Nothing was written; retrying the call may help.
+ */
+export class IdCollisionError extends TicksetError {
+  override readonly name: string = 'TicksetIdCollisionError';
+  /** The ids of the last attempt that were already jobs. */
+  readonly ids: readonly string[];
+  constructor(ids: readonly string[], attempts: number) {
+    super(
+      `New job ids collided with existing jobs ${attempts} times in a row (last: ${ids.slice(0, 5).join(', ')}); ` +
+        'nothing was written. Retry the call.',
+      { retryable: true },
+    );
+    this.ids = ids;
+  }
+}
+
 /** Wrong or missing configuration (environment, connection options). */
 export class ConfigurationError extends TicksetError {
   override readonly name: string = 'TicksetConfigurationError';

@@ -46,7 +46,7 @@ export interface ScheduleResult {
   readonly id: string;
   /** When it is due (for a series, the first occurrence). */
   readonly runAt: Date;
-  /** Revision of the job; a new one on every (re)schedule. */
+  /** Revision of the job: 0 for a new job, a new one on every reschedule of its key (upsert) and replay. */
   readonly revision: number;
 }
 

@@ -4,9 +4,10 @@
  * through here. `now` is always passed in, so tests control time.
  */
 import { randomBytes } from 'node:crypto';
-import { KeyHandlerConflictError, ValidationError } from '../errors.js';
+import { IdCollisionError, KeyHandlerConflictError, ValidationError } from '../errors.js';
 import type { RedisClient } from '../redis/connection.js';
-import { decodeBody, idempotencyKeyOf, parsePayload } from './codec.js';
+import { type DecodedJob, decodeBody, handlerCodeOf, idempotencyKeyOf, parsePayload } from './codec.js';
+import { newJobId, newJobIdInShard, skipIdCounter } from './ids.js';
 import {
   type GlobalKeys,
   globalKeys,
@@ -62,6 +63,8 @@ export interface ClaimContext {
   readonly now: number;
   readonly tokenPrefix: string;
   readonly leaseByHandler: Map<string, number>;
+  /** Handler code → name for the format-2 bodies in the reply (see `Engine.claimRaw`). */
+  readonly handlerNames: Map<string, string>;
 }
 
 /** A claim script's reply, not yet decoded. */
@@ -79,14 +82,15 @@ export function claimedCount(raw: RawClaim): number {
 /** Decodes a claim reply into event details. */
 export function decodeClaim(raw: RawClaim): ClaimResult {
   const { reply, context } = raw;
-  const { namespace, shard, now, tokenPrefix, leaseByHandler } = context;
+  const { namespace, shard, now, tokenPrefix, leaseByHandler, handlerNames } = context;
+  const nameOf = (code: string) => handlerNames.get(code);
   const tasks: TaskEventDetail[] = [];
   const dueAt: number[] = [];
   let lastDue = Number.NaN;
   let lastIso = '';
   for (let i = 1, k = 1; i < reply.length; i += 3, k++) {
     const id = String(reply[i]);
-    const { header, payloadJson } = decodeBody(String(reply[i + 1]));
+    const { header, payloadJson } = decodeBody(id, String(reply[i + 1]), nameOf);
     const due = header.o ?? header.r ?? now;
     // A backlog's jobs often share their due time: format each distinct one once.
     if (due !== lastDue) {
@@ -122,6 +126,8 @@ export interface FailOutcome {
 }
 
 const ERROR_TEXT_LIMIT = 2000;
+/** Calls of `schedule.lua` with new ids before a batch whose new ids keep colliding fails. */
+const ID_COLLISION_ATTEMPTS = 4;
 
 export class Engine {
   readonly namespace: string;
@@ -158,7 +164,11 @@ export class Engine {
     return keys;
   }
 
-  /** Writes a batch of prepared jobs into one shard, atomically. Returns ids and whether a queue head moved. */
+  /**
+   * Writes a batch of prepared jobs into one shard, atomically. Returns ids and whether a queue head moved.
+   * New ids that are already jobs in the shard (another process made the same id, see `ids.ts`) are
+   * replaced and the call retried: nothing is written until every new id is free.
+   */
   async scheduleBatch(
     shard: number,
     jobs: readonly PreparedJob[],
@@ -166,24 +176,89 @@ export class Engine {
     const k = this.keys(shard);
     const groups = [...new Set(jobs.map((j) => j.handler))];
     const groupIndex = new Map(groups.map((h, i) => [h, i + 1]));
-    const keys = [k.jobs, k.keys, k.prio, k.state, k.handlers, k.seq, k.dead, k.arm, k.meta];
+    const keys = [
+      k.jobs,
+      k.keys,
+      k.prio,
+      k.state,
+      k.handlers,
+      k.seq,
+      k.dead,
+      k.arm,
+      k.meta,
+      k.handlerCodes,
+      k.handlerNames,
+    ];
     for (const h of groups) keys.push(k.delayed(h), k.ready(h), k.inflight(h));
-    const args: Array<string | number> = [STORED_FORMAT_VERSION, jobs.length, groups.length, ...groups];
-    for (const j of jobs)
-      args.push(j.id, groupIndex.get(j.handler)!, j.runAt, j.key, j.priority, j.headerOpen);
-    for (const j of jobs) args.push(j.payloadJson);
+    let batch = jobs;
     let reply: Array<string | number>;
-    try {
-      reply = await runScript<Array<string | number>>(this.redis, LUA.schedule, keys, args);
-    } catch (error) {
-      const match = /TICKSET_KEY_HANDLER_CONFLICT (.*)\|([^|]*)\|([^|]*)$/.exec((error as Error).message);
-      if (match) throw new KeyHandlerConflictError(match[1]!, match[2]!, match[3]!);
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      const args: Array<string | number> = [STORED_FORMAT_VERSION, batch.length, groups.length, ...groups];
+      for (const j of batch)
+        args.push(j.id, groupIndex.get(j.handler)!, j.runAt, j.key, j.priority, j.extras);
+      for (const j of batch) args.push(j.payloadJson);
+      try {
+        reply = await runScript<Array<string | number>>(this.redis, LUA.schedule, keys, args);
+        break;
+      } catch (error) {
+        const message = (error as Error).message;
+        const conflict = /TICKSET_KEY_HANDLER_CONFLICT (.*)\|([^|]*)\|([^|]*)$/.exec(message);
+        if (conflict) throw new KeyHandlerConflictError(conflict[1]!, conflict[2]!, conflict[3]!);
+        const collision = /TICKSET_ID_COLLISION ([0-9A-Za-z ]+)/.exec(message);
+        if (!collision) throw error;
+        const taken = new Set(collision[1]!.trim().split(' '));
+        if (attempt >= ID_COLLISION_ATTEMPTS) throw new IdCollisionError([...taken], attempt);
+        skipIdCounter();
+        batch = batch.map((j) => (taken.has(j.id) ? this.#withNewId(j, shard) : j));
+      }
     }
     const results: Array<{ id: string; revision: number }> = [];
     for (let i = 1; i < reply.length; i += 2)
       results.push({ id: String(reply[i]), revision: Number(reply[i + 1]) });
     return { wake: reply[0] === 1, results };
+  }
+
+  /** The job with another new id, due at the same time and routed to the same shard. */
+  #withNewId(job: PreparedJob, shard: number): PreparedJob {
+    if (job.key !== '') return { ...job, id: newJobId(job.runAt) };
+    const id = newJobIdInShard(job.runAt, shard, this.shards);
+    return { ...job, id, routingKey: id };
+  }
+
+  /**
+   * Decodes bodies of one shard, resolving format-2 handler codes with one read of the shard's registry.
+   * Not cached across calls: a registry lost with its data (a Redis restart without persistence) is rebuilt
+   * in another order, so a cached code could name another handler.
+   */
+  async decodeJobs(
+    shard: number,
+    entries: ReadonlyArray<readonly [id: string, body: string]>,
+  ): Promise<DecodedJob[]> {
+    const names = new Map<string, string>();
+    const missing = new Set<string>();
+    for (const [, body] of entries) {
+      const code = handlerCodeOf(body);
+      if (code !== undefined && !names.has(code)) missing.add(code);
+    }
+    if (missing.size > 0)
+      for (const [code, name] of await this.handlerNames(shard, [...missing])) names.set(code, name);
+    return entries.map(([id, body]) => decodeBody(id, body, (code) => names.get(code)));
+  }
+
+  /** Handler names of format-2 handler codes in a shard's registry (codes it does not know are left out). */
+  async handlerNames(shard: number, codes: readonly string[]): Promise<Map<string, string>> {
+    const found = await this.redis.hmget(this.keys(shard).handlerNames, ...codes);
+    const names = new Map<string, string>();
+    codes.forEach((code, i) => {
+      const name = found[i];
+      if (name !== null && name !== undefined) names.set(code, name);
+    });
+    return names;
+  }
+
+  /** Decodes one body of a shard (see `decodeJobs`). */
+  async decodeJob(shard: number, id: string, body: string): Promise<DecodedJob> {
+    return (await this.decodeJobs(shard, [[id, body]]))[0]!;
   }
 
   /** Handler names that have jobs in a shard. */
@@ -230,6 +305,7 @@ export class Engine {
       now,
       tokenPrefix: randomBytes(9).toString('base64url'),
       leaseByHandler: new Map(),
+      handlerNames: new Map(),
     };
     if (specs.length === 0) return { context, reply: [0] };
     const k = this.keys(shard);
@@ -249,7 +325,25 @@ export class Engine {
       );
       context.leaseByHandler.set(spec.handler, spec.leaseMs);
     }
-    const reply = await runScript<Array<string | number>>(this.redis, LUA.claim, keys, args);
+    // The codes of the claimed handlers, read on the same connection just before the claim (no round trip
+    // of its own): a claimed body's code was assigned before its job was written.
+    const [codes, reply] = await Promise.all([
+      this.redis.hmget(k.handlerCodes, ...specs.map((spec) => spec.handler)),
+      runScript<Array<string | number>>(this.redis, LUA.claim, keys, args),
+    ]);
+    codes.forEach((code, i) => {
+      if (code !== null && code !== undefined) context.handlerNames.set(code, specs[i]!.handler);
+    });
+    // Any other code (not expected: a body in a handler's queue has that handler's code) is read from the
+    // shard's registry, so that decodeClaim needs no I/O.
+    const unknown = new Set<string>();
+    for (let i = 1; i < reply.length; i += 3) {
+      const code = handlerCodeOf(String(reply[i + 1]));
+      if (code !== undefined && !context.handlerNames.has(code)) unknown.add(code);
+    }
+    if (unknown.size > 0)
+      for (const [code, name] of await this.handlerNames(shard, [...unknown]))
+        context.handlerNames.set(code, name);
     return { context, reply };
   }
 
@@ -297,7 +391,8 @@ export class Engine {
       this.redis.hget(k.state, ref.id),
     ]);
     if (body === null) return { outcome: 'missing', attempt: 0 };
-    const { header } = decodeBody(body);
+    // The ref came from a claim of this handler: no need to resolve the body's handler code.
+    const { header } = decodeBody(ref.id, body, () => ref.handler);
     const attempt = Number((rawState ?? '0').split('|')[0]);
     const [kind, base, cap] = header.b ?? ['e', 1000, 300_000];
     const retryAt =
@@ -342,7 +437,7 @@ export class Engine {
         await this.redis.srem(k.arm, id);
         continue;
       }
-      const { header } = decodeBody(body);
+      const { header } = await this.decodeJob(shard, id, body);
       if (header.c === undefined) {
         await this.redis.srem(k.arm, id);
         continue;

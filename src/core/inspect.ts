@@ -2,7 +2,7 @@
  * Read side and operator actions: find a job by id or key, its state, counts per handler, listing, the
  * dead set (replay, purge), pause switches and the tick heartbeat. Used by `Scheduler` and the CLI.
  */
-import { DEFAULT_MAX_ATTEMPTS, decodeBody, idempotencyKeyOf, parsePayload, parseState } from './codec.js';
+import { DEFAULT_MAX_ATTEMPTS, idempotencyKeyOf, parsePayload, parseState } from './codec.js';
 import type { Engine } from './engine.js';
 import { seriesIdOf, shardOf } from './ids.js';
 import type { ShardKeys } from './keys.js';
@@ -82,7 +82,7 @@ export async function getJob(engine: Engine, idOrKey: string, now: number): Prom
   if (!found) return undefined;
   const { shard, id, body } = found;
   const k = engine.keys(shard);
-  const { header, payloadJson } = decodeBody(body);
+  const { header, payloadJson } = await engine.decodeJob(shard, id, body);
   const [delayed, ready, inflight, dead, rawState] = await Promise.all([
     engine.redis.zscore(k.delayed(header.h), id),
     engine.redis.zscore(k.ready(header.h), id),
@@ -127,7 +127,7 @@ export async function cancelJob(engine: Engine, idOrKey: string): Promise<boolea
     const found = await locate(engine, idOrKey);
     if (!found) return false;
     const k = engine.keys(found.shard);
-    const { header } = decodeBody(found.body);
+    const { header, handlerRef } = await engine.decodeJob(found.shard, found.id, found.body);
     const code = await runScript<number>(
       engine.redis,
       LUA.cancel,
@@ -142,7 +142,7 @@ export async function cancelJob(engine: Engine, idOrKey: string): Promise<boolea
         k.ready(header.h),
         k.inflight(header.h),
       ],
-      [found.id, header.h],
+      [found.id, handlerRef],
     );
     if (code !== -1) return code === 1;
   }
@@ -209,10 +209,14 @@ async function countDeadByHandler(engine: Engine, shard: number): Promise<Map<st
   for (let start = 0; start < DEAD_COUNT_SCAN_LIMIT; start += DEAD_PAGE) {
     const ids = await engine.redis.zrange(k.dead, start, start + DEAD_PAGE - 1);
     if (ids.length === 0) break;
-    for (const body of await engine.redis.hmget(k.jobs, ...ids)) {
-      if (body === null) continue;
-      const h = decodeBody(body).header.h;
-      counts.set(h, (counts.get(h) ?? 0) + 1);
+    const bodies = await engine.redis.hmget(k.jobs, ...ids);
+    const entries: Array<[string, string]> = [];
+    ids.forEach((id, i) => {
+      const body = bodies[i];
+      if (body !== null && body !== undefined) entries.push([id, body]);
+    });
+    for (const { header } of await engine.decodeJobs(shard, entries)) {
+      counts.set(header.h, (counts.get(header.h) ?? 0) + 1);
     }
     if (ids.length < DEAD_PAGE) break;
   }
@@ -304,9 +308,13 @@ export async function listJobs(
         const page = await engine.redis.zrange(k.dead, start, start + DEAD_PAGE - 1);
         if (options.handler) {
           const bodies = page.length > 0 ? await engine.redis.hmget(k.jobs, ...page) : [];
+          const entries: Array<[string, string]> = [];
           page.forEach((id, i) => {
             const body = bodies[i];
-            if (body && decodeBody(body).header.h === options.handler) ids.push(id);
+            if (body) entries.push([id, body]);
+          });
+          (await engine.decodeJobs(shard, entries)).forEach(({ header }, i) => {
+            if (header.h === options.handler) ids.push(entries[i]![0]);
           });
         } else {
           ids.push(...page);
@@ -351,12 +359,12 @@ export async function replayDead(
     for (const id of ids) {
       const body = await engine.redis.hget(k.jobs, id);
       if (body === null) continue;
-      const { header } = decodeBody(body);
+      const { header, handlerRef } = await engine.decodeJob(shard, id, body);
       const code = await runScript<number>(
         engine.redis,
         LUA.replayDead,
         [k.jobs, k.state, k.dead, k.delayed(header.h), k.seq],
-        [id, now, header.h],
+        [id, now, handlerRef],
       );
       if (code === 1) replayed++;
     }

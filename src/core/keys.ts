@@ -9,7 +9,7 @@
 export interface ShardKeys {
   readonly shard: number;
   readonly tag: string;
-  /** HASH id → packed job body (format version byte + header JSON + "\n" + payload JSON). */
+  /** HASH id → packed job body (format version byte + handler code + header JSON + "\n" + payload JSON). */
   readonly jobs: string;
   /** HASH user key → id. */
   readonly keys: string;
@@ -27,8 +27,12 @@ export interface ShardKeys {
   readonly rate: string;
   /** SET of cron series ids whose next occurrence Node must compute. */
   readonly arm: string;
-  /** HASH with the stored format version (`format`). */
+  /** HASH with the newest stored format version written (`format`). */
   readonly meta: string;
+  /** HASH handler name → its code in this shard's job bodies (base 36, assigned by `schedule.lua`, never reused). */
+  readonly handlerCodes: string;
+  /** HASH handler code → handler name: the reverse of `handlerCodes`. */
+  readonly handlerNames: string;
   /** ZSET id → due ms, per handler: scheduled and retrying jobs. */
   delayed(handler: string): string;
   /** ZSET id → rank (due ms − priority × aging step), per handler: due jobs waiting for a claim. */
@@ -55,7 +59,8 @@ export interface GlobalKeys {
   readonly idempotencyPrefix: string;
 }
 
-export const STORED_FORMAT_VERSION = 1;
+/** The stored format `schedule.lua` writes (format 1 is still read; see `codec.ts`). */
+export const STORED_FORMAT_VERSION = 2;
 
 const NAMESPACE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const HANDLER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -83,6 +88,8 @@ export function shardKeys(namespace: string, shard: number): ShardKeys {
     rate: `${tag}:rate`,
     arm: `${tag}:arm`,
     meta: `${tag}:meta`,
+    handlerCodes: `${tag}:hcodes`,
+    handlerNames: `${tag}:hnames`,
     delayed: (handler) => `${tag}:delayed:${handler}`,
     ready: (handler) => `${tag}:ready:${handler}`,
     inflight: (handler) => `${tag}:inflight:${handler}`,

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { UnknownHandlerError, ValidationError } from '../errors.js';
-import { DEFAULT_MAX_ATTEMPTS, encodeHeaderOpen, type JobHeader, type StoredBackoff } from './codec.js';
+import { DEFAULT_MAX_ATTEMPTS, encodeScheduleExtras, type JobHeader, type StoredBackoff } from './codec.js';
 import { newJobId } from './ids.js';
 import { isValidHandlerName } from './keys.js';
 import { serializePayload } from './payload.js';
@@ -56,7 +56,8 @@ export interface PreparedJob {
   readonly runAt: number;
   readonly key: string;
   readonly priority: number;
-  readonly headerOpen: string;
+  /** Header fields for `schedule.lua` (see `encodeScheduleExtras`). */
+  readonly extras: string;
   readonly payloadJson: string;
   readonly routingKey: string;
 }
@@ -264,14 +265,14 @@ export function prepareJob(input: unknown, context: PrepareContext, field = 'opt
   if (options.key !== undefined) header.k = options.key;
 
   const payloadJson = serializePayload(f('payload'), options.payload ?? null, context.maxPayloadBytes);
-  const id = newJobId();
+  const id = newJobId(runAt);
   return {
     id,
     handler: options.handler,
     runAt,
     key: options.key ?? '',
     priority: options.priority ?? 0,
-    headerOpen: encodeHeaderOpen(header as Omit<JobHeader, 'v'>),
+    extras: encodeScheduleExtras(id, header as Omit<JobHeader, 'v'>),
     payloadJson,
     routingKey: options.key ?? id,
   };

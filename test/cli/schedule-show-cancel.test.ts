@@ -31,9 +31,9 @@ describe('tickset schedule / show / cancel', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(
-      /^scheduled \w{26} for send-reminder \(key reminder:42\): due .* \(in 1h (29|30)m\)/,
+      /^scheduled \w{14} for send-reminder \(key reminder:42\): due .* \(in 1h (29|30)m\)/,
     );
-    const id = /scheduled (\w{26})/.exec(result.stdout)![1]!;
+    const id = /scheduled (\w{14})/.exec(result.stdout)![1]!;
 
     const job = await ns.scheduler.get(id);
     expect(job).toMatchObject({
@@ -93,7 +93,7 @@ describe('tickset schedule / show / cancel', () => {
     });
     const every = await ns.run(['schedule', '--handler', 'sync', '--every', '5m']);
     expect(every.code).toBe(0);
-    const id = /scheduled (\w{26})/.exec(every.stdout)![1]!;
+    const id = /scheduled (\w{14})/.exec(every.stdout)![1]!;
     expect((await ns.run(['show', id])).stdout).toMatch(/^runs\s+every 5m$/m);
   });
 

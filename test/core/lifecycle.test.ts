@@ -42,7 +42,8 @@ describe('schedule → promote → claim → ack', () => {
       attempt: 1,
       shard: 0,
     });
-    expect(task.idempotencyKey).toBe(`${id}:${T0 + 1000}:1`);
+    // A fresh job has revision 0; an upsert or a replay gets a new one from the shard's seq.
+    expect(task.idempotencyKey).toBe(`${id}:${T0 + 1000}:0`);
     expect(task.scheduledFor).toBe(new Date(T0 + 1000).toISOString());
     expect((await tasks.get(id))?.state).toBe('inflight');
 

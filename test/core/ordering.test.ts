@@ -95,7 +95,7 @@ describe('claim order', () => {
     expect(await redis.hexists(tasks.engine.keys(0).prio, first!.id)).toBe(0);
   });
 
-  it('same-millisecond unkeyed jobs are claimed in scheduling order (FIFO by ULID)', async () => {
+  it('same-millisecond unkeyed jobs are claimed in scheduling order (FIFO by id)', async () => {
     const tasks = new Scheduler({ redis, namespace: randomNamespace(), now: () => T0 });
     const single: string[] = [];
     for (let i = 0; i < 50; i++) single.push((await tasks.schedule({ handler: 'h', at: T0, payload: i })).id);

@@ -41,7 +41,7 @@ describe('npm start (the demo)', () => {
     expect(totals, result.stdout).not.toBeNull();
     expect(Number(totals![1])).toBeGreaterThan(0);
     expect(Number(totals![3])).toBeGreaterThanOrEqual(1);
-    expect(result.stdout).toMatch(/^dead set \(\d+\):\n {2}\w{26} {2}broken-webhook {2}after 3\/3 attempts/m);
+    expect(result.stdout).toMatch(/^dead set \(\d+\):\n {2}\w{14} {2}broken-webhook {2}after 3\/3 attempts/m);
     expect(result.stdout).toMatch(
       /^\[\s*\d+\.\ds\] \| due \d+ \| scheduled \d+ \| in flight \d+ \| done \d+/m,
     );

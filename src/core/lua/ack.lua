@@ -25,7 +25,7 @@ if token ~= ARGV[2] then return -2 end
 
 local body = redis.call("HGET", KEYS[1], id)
 if body then
-  local header = decode_body(body)
+  local header = decode_body(body, id)
   if header.k and redis.call("HGET", KEYS[3], header.k) == id then redis.call("HDEL", KEYS[3], header.k) end
 end
 redis.call("ZREM", KEYS[5], id)

@@ -26,7 +26,7 @@ if not body then
   redis.call("SREM", KEYS[2], id)
   return -1
 end
-local header, payload = decode_body(body)
+local header, payload = decode_body(body, id)
 if header.v ~= tonumber(ARGV[2]) then return -2 end
 if ARGV[3] == "" then
   if header.r ~= nil then return -3 end
@@ -46,6 +46,6 @@ elseif header.r == nil then
 end
 if ARGV[5] ~= "" then header.n = tonumber(ARGV[5]) else header.n = nil end
 header.a = nil
-redis.call("HSET", KEYS[1], id, encode_body(header, payload))
+redis.call("HSET", KEYS[1], id, encode_body(header, payload, id))
 redis.call("SREM", KEYS[2], id)
 return 1

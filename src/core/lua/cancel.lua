@@ -14,7 +14,8 @@
   KEYS[9]  inflight  ZSET (of the job's handler)
 
   ARGV[1]  id
-  ARGV[2]  handler Node read for it (guards against a body replaced in between)
+  ARGV[2]  handler as the body Node read stores it (its code, or its name in a format-1 body): guards
+           against a body replaced in between
 
   Returns: 1 cancelled, 0 no such job, -1 the handler changed (read again)
 ]]
@@ -23,8 +24,8 @@
 local id = ARGV[1]
 local body = redis.call("HGET", KEYS[1], id)
 if not body then return 0 end
-local header = decode_body(body)
-if header.h ~= ARGV[2] then return -1 end
+local header = decode_body(body, id)
+if handler_ref(header) ~= ARGV[2] then return -1 end
 if header.k and redis.call("HGET", KEYS[2], header.k) == id then redis.call("HDEL", KEYS[2], header.k) end
 redis.call("ZREM", KEYS[7], id)
 redis.call("ZREM", KEYS[8], id)

@@ -86,15 +86,11 @@ local function arm_series(id, header, occurrence, delayed)
   return true
 end
 
--- Fires a recurring series: writes the occurrence and re-arms (or completes) the series. Returns the
--- occurrence's id and body.
 -- Writes the job of a series' pending occurrence "<id>@<occurrence ms>"; returns its id and body.
 local function write_occurrence(id, header, payload)
   local occurrence = header.r
   local claim_id = id .. "@" .. string.format("%d", occurrence)
-  local occ_header = { h = header.h, r = occurrence, v = header.v, m = header.m, x = header.x,
-                       p = header.p, b = header.b, s = id, o = occurrence }
-  local claim_body = encode_body(occ_header, payload)
+  local claim_body = encode_body(occurrence_header(header, id, occurrence), payload, claim_id)
   redis.call("HSET", KEYS[1], claim_id, claim_body)
   -- The occurrence keeps the series' priority when it is retried or redelivered.
   if header.p then redis.call("HSET", KEYS[7], claim_id, header.p) end
@@ -105,19 +101,21 @@ end
 -- "expired": nothing runs after expiresAt, and an operator sees what was skipped), and the series ends
 -- cleanly instead of sitting in the dead set itself, where a replay would restart a finished series.
 local function expire_series(id, body)
-  local header, payload = decode_body(body)
+  local header, payload = decode_body(body, id)
   local occurrence_id = write_occurrence(id, header, payload)
   to_dead(occurrence_id, parse_state(redis.call("HGET", KEYS[2], occurrence_id)), "expired")
   end_series(id, header)
   redis.call("HDEL", KEYS[2], id)
 end
 
+-- Fires a recurring series: writes the occurrence and re-arms (or completes) the series. Returns the
+-- occurrence's id and body.
 local function fire_series(id, body, delayed)
-  local header, payload = decode_body(body)
+  local header, payload = decode_body(body, id)
   local occurrence = header.r
   local claim_id, claim_body = write_occurrence(id, header, payload)
   if arm_series(id, header, occurrence, delayed) then
-    redis.call("HSET", KEYS[1], id, encode_body(header, payload))
+    redis.call("HSET", KEYS[1], id, encode_body(header, payload, id))
   else
     -- The series has no occurrence before expiresAt: it is complete.
     end_series(id, header)
@@ -162,7 +160,7 @@ local function claim_ids(ids, delayed, inflight, deadline)
         redis.call("HDEL", KEYS[2], id)
       else
         local attempt = parse_state(raw_state)
-        local header = claim_header(body)
+        local header = claim_header(body, id)
         if header and header.x and now > header.x then
           if header.e or header.c then
             flush()

@@ -32,7 +32,7 @@ local attempt, token = parse_state(redis.call("HGET", KEYS[2], id))
 if token ~= ARGV[2] then return { -2, attempt } end
 
 local body = redis.call("HGET", KEYS[1], id)
-local header = decode_body(body)
+local header = decode_body(body, id)
 local max_attempts = header.m or DEFAULT_MAX_ATTEMPTS
 redis.call("ZREM", KEYS[5], id)
 if retry_at < 0 or attempt >= max_attempts then

@@ -19,7 +19,7 @@ local ids = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, to
 for _, id in ipairs(ids) do
   local body = redis.call("HGET", KEYS[2], id)
   if body then
-    local header = decode_body(body)
+    local header = decode_body(body, id)
     if header.k and redis.call("HGET", KEYS[4], header.k) == id then redis.call("HDEL", KEYS[4], header.k) end
   end
   redis.call("HDEL", KEYS[2], id)

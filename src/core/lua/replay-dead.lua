@@ -10,7 +10,7 @@
 
   ARGV[1]  id
   ARGV[2]  now ms
-  ARGV[3]  handler Node read for it
+  ARGV[3]  handler as the body Node read stores it (its code, or its name in a format-1 body)
 
   Returns: 1 replayed, 0 not in the dead set, -1 the handler changed
 ]]
@@ -23,13 +23,13 @@ if not body then
   redis.call("ZREM", KEYS[3], id)
   return 0
 end
-local header, payload = decode_body(body)
-if header.h ~= ARGV[3] then return -1 end
+local header, payload = decode_body(body, id)
+if handler_ref(header) ~= ARGV[3] then return -1 end
 local now = tonumber(ARGV[2])
 header.v = redis.call("INCR", KEYS[5])
 header.r = now
 if header.o then header.o = now end
-redis.call("HSET", KEYS[1], id, encode_body(header, payload))
+redis.call("HSET", KEYS[1], id, encode_body(header, payload, id))
 redis.call("HDEL", KEYS[2], id)
 redis.call("ZREM", KEYS[3], id)
 redis.call("ZADD", KEYS[4], now, id)

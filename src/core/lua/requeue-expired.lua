@@ -33,7 +33,7 @@ for g = 1, (#KEYS - 4) / 2 do
     if not body then
       redis.call("HDEL", KEYS[2], id)
     else
-      local header = decode_body(body)
+      local header = decode_body(body, id)
       local attempt = parse_state(redis.call("HGET", KEYS[2], id))
       if attempt >= (header.m or DEFAULT_MAX_ATTEMPTS) then
         redis.call("ZADD", KEYS[3], now, id)
