@@ -123,7 +123,8 @@ export class Scheduler {
   async scheduleMany(options: readonly ScheduleOptions[]): Promise<ScheduleResult[]> {
     if (!Array.isArray(options)) throw new ValidationError('jobs', options, 'an array of schedule options');
     const context = this.#context();
-    const prepared = options.map((o, i) => prepareJob(o, context, `jobs[${i}]`));
+    const prepared: PreparedJob[] = new Array(options.length);
+    for (let i = 0; i < options.length; i++) prepared[i] = prepareJob(options[i], context, `jobs[${i}]`);
     return this.#guard(this.#write(prepared));
   }
 
@@ -186,6 +187,17 @@ export class Scheduler {
   }
 
   async #write(jobs: readonly PreparedJob[]): Promise<ScheduleResult[]> {
+    if (this.engine.shards === 1) {
+      // One shard (the default): one call, no grouping.
+      const reply = await this.engine.scheduleBatch(0, jobs);
+      const results: ScheduleResult[] = new Array(jobs.length);
+      for (let i = 0; i < jobs.length; i++) {
+        const r = reply.results[i]!;
+        results[i] = { id: r.id, runAt: new Date(jobs[i]!.runAt), revision: r.revision };
+      }
+      if (reply.wake) await this.engine.redis.publish(this.engine.global.wakeChannel, '1');
+      return results;
+    }
     const byShard = new Map<number, number[]>();
     jobs.forEach((job, index) => {
       const shard = shardOf(job.routingKey, this.engine.shards);
