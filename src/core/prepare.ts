@@ -139,8 +139,9 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * prototype's enumerable keys: stricter, never looser). A property test checks that whatever this accepts,
  * zod accepts with the same values.
  *
- * Why: zod's parse was ~1.2 µs of the ~1.75 µs per job of validation in the batched-schedule profile, most
- * of it building its result and issue bookkeeping; these checks cost a few tens of ns (BENCHMARKS.md).
+ * Why: zod's parse was ~1.2 µs of the ~1.75 µs per job of validation in the batched-schedule profile
+ * (BENCHMARKS.md); these checks cost ~0.08 µs (micro-benchmark, 2026-12-02). With the payload fast path,
+ * `prepareJob` for the bench's job went from 4.0 to 1.5 µs on a loaded 2-vCPU VM.
  */
 export function parseCommonOptions(input: object): ParsedOptions | undefined {
   if (!isPlainObject(input)) return undefined;
