@@ -83,7 +83,9 @@ export class Scheduler {
     this.#maxPayloadBytes = maxPayloadBytes;
     this.#knownHandlers = options.handlers ? new Set(options.handlers) : undefined;
     this.#coalescer =
-      options.coalesce === false ? undefined : new ScheduleCoalescer((jobs) => this.#guard(this.#write(jobs)));
+      options.coalesce === false
+        ? undefined
+        : new ScheduleCoalescer((jobs) => this.#guard(this.#write(jobs)));
   }
 
   /**
