@@ -21,19 +21,23 @@ import type { ScheduleResult } from './scheduler.js';
 /** Writes jobs (one script call per shard) and returns their results in order. */
 export type WriteJobs = (jobs: readonly PreparedJob[]) => Promise<ScheduleResult[]>;
 
+/** Calls waiting for one batch: parallel arrays, so a call costs its promise and no record of its own. */
 interface Pending {
-  readonly job: PreparedJob;
-  resolve(result: ScheduleResult): void;
-  reject(error: unknown): void;
+  readonly jobs: PreparedJob[];
+  readonly resolves: Array<(result: ScheduleResult) => void>;
+  readonly rejects: Array<(error: unknown) => void>;
 }
+
+const emptyPending = (): Pending => ({ jobs: [], resolves: [], rejects: [] });
 
 /** Most jobs in one coalesced batch: the bench's batch size, well under Lua's unpack() limits. */
 export const MAX_COALESCED_JOBS = 1000;
 
 export class ScheduleCoalescer {
   readonly #write: WriteJobs;
-  #pending: Pending[] = [];
+  #pending: Pending = emptyPending();
   #flushScheduled = false;
+  readonly #flushNow = () => this.#flush();
 
   constructor(write: WriteJobs) {
     this.#write = write;
@@ -41,42 +45,46 @@ export class ScheduleCoalescer {
 
   /** Queues one validated job; resolves when the batch that carries it is written. */
   add(job: PreparedJob): Promise<ScheduleResult> {
-    return new Promise<ScheduleResult>((resolve, reject) => {
-      this.#pending.push({ job, resolve, reject });
-      if (this.#pending.length >= MAX_COALESCED_JOBS) this.#flush();
-      else if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(() => this.#flush());
-      }
+    const pending = this.#pending;
+    const promise = new Promise<ScheduleResult>((resolve, reject) => {
+      pending.resolves.push(resolve);
+      pending.rejects.push(reject);
     });
+    pending.jobs.push(job);
+    if (pending.jobs.length >= MAX_COALESCED_JOBS) this.#flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flushNow);
+    }
+    return promise;
   }
 
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#pending.length === 0) return;
+    if (this.#pending.jobs.length === 0) return;
     const batch = this.#pending;
-    this.#pending = [];
+    this.#pending = emptyPending();
     void this.#send(batch);
   }
 
-  async #send(batch: readonly Pending[]): Promise<void> {
+  async #send({ jobs, resolves, rejects }: Pending): Promise<void> {
     try {
-      const results = await this.#write(batch.map((p) => p.job));
-      for (const [i, p] of batch.entries()) p.resolve(results[i]!);
+      const results = await this.#write(jobs);
+      for (let i = 0; i < jobs.length; i++) resolves[i]!(results[i]!);
     } catch (error) {
-      if (batch.length > 1 && isJobSpecific(error)) {
+      if (jobs.length > 1 && isJobSpecific(error)) {
         // Nothing of the batch was written: replay it call by call, in order, so only the culprit fails.
-        for (const p of batch) {
+        for (let i = 0; i < jobs.length; i++) {
           try {
-            const [result] = await this.#write([p.job]);
-            p.resolve(result!);
+            const [result] = await this.#write([jobs[i]!]);
+            resolves[i]!(result!);
           } catch (single) {
-            p.reject(single);
+            rejects[i]!(single);
           }
         }
         return;
       }
-      for (const p of batch) p.reject(error);
+      for (const reject of rejects) reject(error);
     }
   }
 }

@@ -6,7 +6,13 @@ import { DEFAULTS, ENV } from '../config/env.js';
 import { Engine } from '../core/engine.js';
 import { shardOf } from '../core/ids.js';
 import { cancelJob, getJob, getStats, type JobInfo, type Stats } from '../core/inspect.js';
-import { isWellFormedText, type PreparedJob, prepareJob, type ScheduleOptions } from '../core/prepare.js';
+import {
+  isWellFormedText,
+  type PrepareContext,
+  type PreparedJob,
+  prepareJob,
+  type ScheduleOptions,
+} from '../core/prepare.js';
 import { ValidationError } from '../errors.js';
 import {
   type ConnectOptions,
@@ -77,7 +83,9 @@ export class Scheduler {
     this.#maxPayloadBytes = maxPayloadBytes;
     this.#knownHandlers = options.handlers ? new Set(options.handlers) : undefined;
     this.#coalescer =
-      options.coalesce === false ? undefined : new ScheduleCoalescer((jobs) => this.#write(jobs));
+      options.coalesce === false
+        ? undefined
+        : new ScheduleCoalescer((jobs) => this.#guard(this.#write(jobs)));
   }
 
   /**
@@ -109,11 +117,18 @@ export class Scheduler {
    * Schedules one job (or upserts the job with the same `key`). Validation errors are thrown before anything
    * is sent. Calls made in the same event-loop turn share one round trip (see `coalesce`).
    */
-  async schedule(options: ScheduleOptions): Promise<ScheduleResult> {
-    const job = prepareJob(options, this.#context(), 'options');
-    if (this.#coalescer) return this.#guard(this.#coalescer.add(job));
-    const [result] = await this.#guard(this.#write([job]));
-    return result!;
+  schedule(options: ScheduleOptions): Promise<ScheduleResult> {
+    // Not `async`: the coalescer's promise is returned as is (an async wrapper adds a promise and two
+    // microtask hops per call; the coalescer's writes are guarded once per batch). A validation error is
+    // still a rejection, never a synchronous throw.
+    let job: PreparedJob;
+    try {
+      job = prepareJob(options, this.#context(), 'options');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#coalescer) return this.#coalescer.add(job);
+    return this.#guard(this.#write([job])).then((results) => results[0]!);
   }
 
   /**
@@ -123,7 +138,8 @@ export class Scheduler {
   async scheduleMany(options: readonly ScheduleOptions[]): Promise<ScheduleResult[]> {
     if (!Array.isArray(options)) throw new ValidationError('jobs', options, 'an array of schedule options');
     const context = this.#context();
-    const prepared = options.map((o, i) => prepareJob(o, context, `jobs[${i}]`));
+    const prepared: PreparedJob[] = new Array(options.length);
+    for (let i = 0; i < options.length; i++) prepared[i] = prepareJob(options[i], context, `jobs[${i}]`);
     return this.#guard(this.#write(prepared));
   }
 
@@ -177,15 +193,25 @@ export class Scheduler {
     }
   }
 
-  #context() {
-    return {
-      now: this.#now(),
-      maxPayloadBytes: this.#maxPayloadBytes,
-      ...(this.#knownHandlers ? { knownHandlers: this.#knownHandlers } : {}),
-    };
+  #context(): PrepareContext {
+    const now = this.#now();
+    return this.#knownHandlers
+      ? { now, maxPayloadBytes: this.#maxPayloadBytes, knownHandlers: this.#knownHandlers }
+      : { now, maxPayloadBytes: this.#maxPayloadBytes };
   }
 
   async #write(jobs: readonly PreparedJob[]): Promise<ScheduleResult[]> {
+    if (this.engine.shards === 1) {
+      // One shard (the default): one call, no grouping.
+      const reply = await this.engine.scheduleBatch(0, jobs);
+      const results: ScheduleResult[] = new Array(jobs.length);
+      for (let i = 0; i < jobs.length; i++) {
+        const r = reply.results[i]!;
+        results[i] = { id: r.id, runAt: new Date(jobs[i]!.runAt), revision: r.revision };
+      }
+      if (reply.wake) await this.engine.redis.publish(this.engine.global.wakeChannel, '1');
+      return results;
+    }
     const byShard = new Map<number, number[]>();
     jobs.forEach((job, index) => {
       const shard = shardOf(job.routingKey, this.engine.shards);

@@ -28,6 +28,59 @@ function pathOf(visit: Visit, root: string): string {
   return path;
 }
 
+/**
+ * The serialized payload when `payload` is certainly valid, else undefined; never throws. The common case
+ * of every `schedule()`: a recursive walk that allocates nothing (no path, no cycle set: a cycle is deeper
+ * than MAX_PAYLOAD_DEPTH, so it fails here too), then one `JSON.stringify`. Anything it does not accept goes
+ * to `serializePayload`, which names the error. It accepts no more than `serializePayload` does (a property
+ * test checks the two agree).
+ *
+ * Why not just `serializePayload`: its walk allocates a visit record and a stack entry per value and a Set
+ * of ancestors. For the bench's 100-byte payload (micro-benchmark, 2026-12-02, a loaded 2-vCPU VM) it costs
+ * ~0.9 µs on top of `JSON.stringify`; this walk ~0.1 µs.
+ */
+export function serializeCommonPayload(payload: unknown, maxBytes: number): string | undefined {
+  walkBudget = maxBytes;
+  if (!isPlainJson(payload, 0)) return undefined;
+  const json = JSON.stringify(payload as JsonValue);
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: count bytes only when that bound can exceed the limit.
+  if (json.length * 3 > maxBytes && Buffer.byteLength(json, 'utf8') > maxBytes) return undefined;
+  return json;
+}
+
+/** Values `isPlainJson` may still visit: each adds at least one byte of JSON, as in `serializePayload`. */
+let walkBudget = 0;
+
+function isPlainJson(value: unknown, depth: number): boolean {
+  if (--walkBudget < 0) return false;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && (value !== 0 || 1 / value > 0); // not -0
+    case 'object': {
+      if (value === null) return true;
+      if (depth >= MAX_PAYLOAD_DEPTH) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
+        }
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      // for-in also sees enumerable inherited properties (a polluted prototype): stricter, never looser.
+      for (const key in value) {
+        if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 /** Returns the serialized payload or throws a ValidationError naming the offending path. */
 export function serializePayload(field: string, payload: unknown, maxBytes: number): string {
   // Objects on the path from the root to the current value: a cycle, unlike a shared reference, meets one.
