@@ -204,6 +204,12 @@ describe('schedule.lua argument layout', () => {
     expect(await snapshotNamespace(redis, tasks.engine.namespace)).toEqual(before);
   });
 
+  it('an empty batch writes no job and returns no result', async () => {
+    const tasks = new Scheduler({ redis, namespace: randomNamespace(), now: () => T0 });
+    expect(await tasks.scheduleMany([])).toEqual([]);
+    expect(await redis.hlen(tasks.engine.keys(0).jobs)).toBe(0);
+  });
+
   it('arguments that do not follow the layout are refused with nothing written', async () => {
     const namespace = randomNamespace();
     const engine = new Engine(redis, { namespace });

@@ -49,7 +49,7 @@ local n = tonumber(ARGV[5 + 2 * groups]) or -1
 local first_job_arg = 6 + 2 * groups
 local plain_count = 0
 for g = 1, groups do plain_count = plain_count + (tonumber(ARGV[2 + groups + g]) or 0 / 0) end
-if groups < 1 or n < 0 or #plain_ids ~= 14 * plain_count or #ARGV ~= first_job_arg - 1 + 7 * n then
+if groups < 0 or n < 0 or #plain_ids ~= 14 * plain_count or #ARGV ~= first_job_arg - 1 + 7 * n then
   return redis.error_reply("TICKSET_BAD_ARGS schedule.lua argument counts")
 end
 
