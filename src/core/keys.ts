@@ -29,6 +29,12 @@ export interface ShardKeys {
   readonly arm: string;
   /** HASH with the stored format version (`format`). */
   readonly meta: string;
+  /**
+   * Prefix of the handler wrapper's idempotency records of this shard's tasks: a record is the STRING
+   * `<prefix>#<md5 of the idempotency key>` (Powertools' key and JSON), in the shard's slot, so that one
+   * script can write a record and ack its claim.
+   */
+  readonly idempotencyPrefix: string;
   /** ZSET id → due ms, per handler: scheduled and retrying jobs. */
   delayed(handler: string): string;
   /** ZSET id → rank (due ms − priority × aging step), per handler: due jobs waiting for a claim. */
@@ -49,10 +55,11 @@ export interface GlobalKeys {
   /** Pub/sub channel a producer publishes to when it schedules a job earlier than the queue head. */
   readonly wakeChannel: string;
   /**
-   * Prefix of the handler wrapper's idempotency records (`<prefix>#<md5 of the idempotency key>`). It has
-   * no hash tag on purpose: records are independent keys, so a cluster spreads them over all slots.
+   * Prefix of the idempotency records written before records moved into their shard's slot
+   * (`ShardKeys.idempotencyPrefix`): `<prefix>#<md5 of the idempotency key>`, no hash tag. Read only, by the
+   * wrapper's legacy lookup (see ARCHITECTURE.md, "Upgrading").
    */
-  readonly idempotencyPrefix: string;
+  readonly legacyIdempotencyPrefix: string;
 }
 
 export const STORED_FORMAT_VERSION = 1;
@@ -83,6 +90,7 @@ export function shardKeys(namespace: string, shard: number): ShardKeys {
     rate: `${tag}:rate`,
     arm: `${tag}:arm`,
     meta: `${tag}:meta`,
+    idempotencyPrefix: `${tag}:idem`,
     delayed: (handler) => `${tag}:delayed:${handler}`,
     ready: (handler) => `${tag}:ready:${handler}`,
     inflight: (handler) => `${tag}:inflight:${handler}`,
@@ -97,7 +105,7 @@ export function globalKeys(namespace: string): GlobalKeys {
     heartbeat: `${tag}:heartbeat`,
     paused: `${tag}:paused`,
     wakeChannel: `${tag}:wake`,
-    idempotencyPrefix: `tickset-idem:${namespace}`,
+    legacyIdempotencyPrefix: `tickset-idem:${namespace}`,
   };
 }
 
