@@ -13,8 +13,8 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  IdempotencyRecordStatus,
   PERSISTENCE_ATTRIBUTE_KEY_MAPPINGS as ATTR,
+  IdempotencyRecordStatus,
 } from '@aws-lambda-powertools/idempotency';
 import type { AckOutcome, BeginOutcome, Engine } from '../core/engine.js';
 import { TurnBatcher } from './turn-batcher.js';
