@@ -105,6 +105,16 @@ class LocalContext {
   }
 }
 
+/** What one delivery is about: passed to the wrapper's helpers instead of closures made per task. */
+interface Delivery {
+  readonly engine: Engine;
+  readonly detail: TaskEventDetail;
+  /** Log attributes. */
+  readonly base: { id: string; handler: string; attempt: number; idempotencyKey: string };
+}
+
+const ignore = (): undefined => undefined;
+
 /** Wraps `fn` as a Lambda handler for tickset task events. */
 export function taskHandler<R = unknown, P = JsonValue>(
   fn: (task: Task<P>, context?: Context) => Promise<R> | R,
@@ -114,8 +124,9 @@ export function taskHandler<R = unknown, P = JsonValue>(
   const logPayloads = options.logPayloads ?? process.env[ENV.logPayloads] === 'true';
   const ttl = options.idempotencyTtlSeconds ?? Number(process.env[ENV.idempotencyTtlSeconds] ?? 604_800);
   const legacyRecords = options.legacyRecords ?? true;
-  let logger: TicksetLogger | undefined = options.logger;
-  let metrics: MetricsSink | undefined = options.metrics;
+  const timeoutMs = options.timeoutMs;
+  let log: TicksetLogger | undefined = options.logger;
+  let sink: MetricsSink | undefined = options.metrics;
   let bound: { engine: Engine; executions: Executions } | undefined;
 
   async function resolveEngine(): Promise<Engine> {
@@ -128,42 +139,227 @@ export function taskHandler<R = unknown, P = JsonValue>(
     return bound.executions;
   }
 
-  /** Runs `fn`; past `timeoutMs` rejects with TaskTimeoutError and hands the still-running call to `onLate`. */
-  async function run(task: Task<P>, context: Context, onLate: (late: Promise<unknown>) => void): Promise<R> {
-    if (options.timeoutMs === undefined) return await fn(task, context);
-    const promise = Promise.resolve().then(() => fn(task, context));
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new TaskTimeoutError(`handler did not finish within ${options.timeoutMs} ms`)),
-        options.timeoutMs,
+  /**
+   * Runs `fn`. Past `timeoutMs` it rejects with TaskTimeoutError and leaves the call, still running, in
+   * `late.promise`: its ack is attached only once the failure is recorded, so it can never reach Redis first.
+   */
+  function run(task: Task<P>, context: Context, late: { promise?: Promise<unknown> }): Promise<R> {
+    let promise: Promise<R>;
+    try {
+      promise = Promise.resolve(fn(task, context));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (timeoutMs === undefined) return promise;
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        promise.catch(ignore);
+        late.promise = promise;
+        reject(new TaskTimeoutError(`handler did not finish within ${timeoutMs} ms`));
+      }, timeoutMs);
+      promise.then(
+        (result) => {
+          clearTimeout(timer);
+          resolve(result);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       );
     });
-    try {
-      return await Promise.race([promise, timeout]);
-    } catch (error) {
-      if (error instanceof TaskTimeoutError) {
-        promise.catch(() => undefined);
-        onLate(promise);
-      }
-      throw error;
-    } finally {
-      clearTimeout(timer);
+  }
+
+  /**
+   * Deletes this execution's in-progress record, so that a retry can run. A COMPLETED record is never
+   * deleted (another execution may have completed it meanwhile). A store error here leaves the record in
+   * progress: a retry takes it over once its in-progress expiry passes.
+   */
+  async function releaseRecord(d: Delivery, recordKey: string): Promise<void> {
+    await runScript(d.engine.redis, LUA.idempotencyRelease, [recordKey], []).catch(ignore);
+  }
+
+  /** Releases the record (when this execution holds it), then records the failed attempt. */
+  async function failed(d: Delivery, error: unknown, recordKey: string | undefined): Promise<TaskOutcome<R>> {
+    const reason = error instanceof TaskTimeoutError ? 'timeout' : 'error';
+    const message = error instanceof Error ? error.message : String(error);
+    if (recordKey !== undefined) await releaseRecord(d, recordKey);
+    const out = await d.engine.fail(d.detail, { reason, message }, now());
+    sink!.count(METRICS.failed);
+    if (out.outcome === 'retry') {
+      sink!.count(METRICS.retried);
+      log!.warn('task failed; retry scheduled', { ...d.base, reason, error: message, retryAt: out.retryAt });
+      return { status: 'retrying', attempt: out.attempt, retryAt: out.retryAt! };
     }
+    if (out.outcome === 'dead') {
+      sink!.count(METRICS.deadLettered);
+      log!.error('task failed; dead-lettered', { ...d.base, reason, error: message });
+      return { status: 'dead', attempt: out.attempt, reason };
+    }
+    sink!.count(METRICS.lateAckRejected);
+    log!.warn('failure not recorded: the claim is stale', { ...d.base, outcome: out.outcome });
+    return { status: 'stale' };
+  }
+
+  /**
+   * A delivery whose function already ran for this key: ack its claim, return the stored result. `record`
+   * (a COMPLETED record found under the earlier prefix) is copied to the record key in the same call.
+   */
+  async function duplicate(d: Delivery, result: R, recordKey: string, record = ''): Promise<TaskOutcome<R>> {
+    const ack = await executionsFor(d.engine).complete.add({
+      shard: d.detail.shard,
+      handler: d.detail.handler,
+      ttlSeconds: ttl,
+      id: d.detail.id,
+      claimToken: d.detail.claimToken,
+      recordKey,
+      record,
+    });
+    // The stored result stands whatever this claim's ack says (a redelivery of an acked task finds it
+    // gone; a newer claim gets its own duplicate and acks).
+    if (ack === 'acked') sink!.count(METRICS.succeeded);
+    log!.info('duplicate delivery: stored result returned', { ...d.base, ack });
+    return { status: 'duplicate', result };
+  }
+
+  /** The ack of a call that finished after its timeout was recorded: rejected, since the claim is gone. */
+  function ackLate(d: Delivery, promise: Promise<unknown>): void {
+    promise
+      .then(async () => {
+        const ack = await d.engine.ack(d.detail);
+        if (ack !== 'acked') {
+          sink!.count(METRICS.lateAckRejected);
+          log!.warn('late ack rejected after a timeout', { ...d.base, outcome: ack });
+        }
+      })
+      // A late failure changes nothing; a store error here leaves the job to its lease.
+      .catch(ignore);
+  }
+
+  async function handle(
+    d: Delivery,
+    local: boolean,
+    context: Context | undefined,
+    started: number,
+  ): Promise<TaskOutcome<R>> {
+    const { engine, detail, base } = d;
+    if (options.handler !== undefined && detail.handler !== options.handler) {
+      const out = await engine.fail(
+        detail,
+        {
+          reason: 'unknown-handler',
+          message: `delivered to "${options.handler}", which does not handle "${detail.handler}"`,
+        },
+        now(),
+        { retry: false },
+      );
+      sink!.count(METRICS.deadLettered);
+      log!.error('task dead-lettered: unknown handler', base);
+      return out.outcome === 'dead'
+        ? { status: 'dead', attempt: out.attempt, reason: 'unknown-handler' }
+        : { status: 'stale' };
+    }
+    const executions = executionsFor(engine);
+    const recordKey = recordKeyOf(engine.keys(detail.shard).idempotencyPrefix, detail.idempotencyKey);
+
+    // 1. Record "in progress" (one script call with the other tasks of this turn), unless the function
+    //    already ran for this key (its stored result is returned) or is running elsewhere (skipped).
+    //    Records written before they moved into the shard's slot are looked up alongside, in parallel
+    //    (ARCHITECTURE.md, "Upgrading"); only a redelivery can find one, since a first delivery built in
+    //    this process was claimed after the upgrade.
+    const wallNow = Date.now();
+    const runFor = context ? context.getRemainingTimeInMillis() : (timeoutMs ?? 60_000);
+    const legacyKey =
+      legacyRecords && (detail.attempt > 1 || !local)
+        ? recordKeyOf(engine.global.legacyIdempotencyPrefix, detail.idempotencyKey)
+        : undefined;
+    let begun: BeginOutcome;
+    let legacy: string | null = null;
+    try {
+      const beginning = executions.begin.add({
+        shard: detail.shard,
+        ttlSeconds: ttl,
+        key: recordKey,
+        inProgress: inProgressRecord(recordExpiry(wallNow, ttl), wallNow + runFor),
+      });
+      if (legacyKey === undefined) begun = await beginning;
+      else [begun, legacy] = await Promise.all([beginning, engine.redis.get(legacyKey)]);
+    } catch (error) {
+      // The function has not run. A record this step may have written stays in progress until its
+      // in-progress expiry, exactly as after a crash here.
+      return await failed(d, error, undefined);
+    }
+    if (begun.status === 'completed') return await duplicate(d, storedResult(begun.record) as R, recordKey);
+    const earlier = legacy === null ? 'none' : recordState(legacy, Date.now());
+    if (earlier === 'completed') return await duplicate(d, storedResult(legacy!) as R, recordKey, legacy!);
+    if (begun.status === 'running' || earlier === 'running') {
+      if (begun.status === 'started') await releaseRecord(d, recordKey);
+      log!.info('duplicate delivery while the first is running: skipped', base);
+      return { status: 'in-progress' };
+    }
+
+    // 2. Run the function.
+    const task: Task<P> = {
+      id: detail.id,
+      handler: detail.handler,
+      payload: detail.payload as P,
+      attempt: detail.attempt,
+      idempotencyKey: detail.idempotencyKey,
+      scheduledFor: new Date(detail.scheduledFor),
+    };
+    const late: { promise?: Promise<unknown> } = {};
+    let result: R;
+    let record: string;
+    try {
+      result = await run(
+        task,
+        context ?? (new LocalContext(timeoutMs ?? 60_000, started) as unknown as Context),
+        late,
+      );
+      record = completedRecord(recordExpiry(Date.now(), ttl), result);
+    } catch (error) {
+      const outcome = await failed(d, error, recordKey);
+      if (late.promise) ackLate(d, late.promise);
+      return outcome;
+    }
+
+    // 3. Record "completed" and ack, in one script (one call with the other tasks of this turn).
+    let ack: AckOutcome;
+    try {
+      ack = await executions.complete.add({
+        shard: detail.shard,
+        handler: detail.handler,
+        ttlSeconds: ttl,
+        id: detail.id,
+        claimToken: detail.claimToken,
+        recordKey,
+        record,
+      });
+    } catch (error) {
+      // The batch failed as a whole, so this task's record and ack may not have been written: the attempt
+      // fails (when Redis is still away, that throws and the claim is left to its lease). The record stays
+      // in progress until its in-progress expiry, exactly as after a crash at this line.
+      return await failed(d, error, undefined);
+    }
+    if (ack !== 'acked') {
+      sink!.count(METRICS.lateAckRejected);
+      log!.warn('ack rejected: the claim is stale', { ...base, outcome: ack });
+      return { status: 'stale' };
+    }
+    sink!.count(METRICS.succeeded);
+    log!.info('task succeeded', base);
+    return { status: 'succeeded', result };
   }
 
   return async (event: unknown, context?: Context): Promise<TaskOutcome<R>> => {
-    logger ??= createLogger('tickset-handler');
-    metrics ??= new PowertoolsMetricsSink(process.env[ENV.namespace] ?? 'tickset', {
+    log ??= createLogger('tickset-handler');
+    sink ??= new PowertoolsMetricsSink(process.env[ENV.namespace] ?? 'tickset', {
       serviceName: 'tickset-handler',
     });
-    const log = logger;
-    const sink = metrics;
     // An event the local publisher built from a claim reply is the engine's own object: not validated again.
-    const local = localEventDetail(event);
-    let detail: TaskEventDetail;
-    if (local !== undefined) detail = local;
-    else {
+    let detail = localEventDetail(event);
+    const local = detail !== undefined;
+    if (detail === undefined) {
       try {
         detail = parseTaskEvent(event);
       } catch (error) {
@@ -197,176 +393,10 @@ export function taskHandler<R = unknown, P = JsonValue>(
     // Due → handler start, first deliveries only (a retry's lag would include its backoff).
     if (detail.attempt === 1)
       sink.durationMs(METRICS.handlerStartLagMs, started - Date.parse(detail.scheduledFor));
-
-    /** Releases the record (when this execution holds it), then records the failed attempt. */
-    async function failed(error: unknown, recordKey: string | undefined): Promise<TaskOutcome<R>> {
-      const reason = error instanceof TaskTimeoutError ? 'timeout' : 'error';
-      const message = error instanceof Error ? error.message : String(error);
-      if (recordKey !== undefined) {
-        // A COMPLETED record is never deleted (another execution may have completed it meanwhile). A store
-        // error here leaves the record in progress: the retry takes it over once its in-progress expiry passes.
-        await runScript(engine.redis, LUA.idempotencyRelease, [recordKey], []).catch(() => undefined);
-      }
-      const out = await engine.fail(detail, { reason, message }, now());
-      sink.count(METRICS.failed);
-      if (out.outcome === 'retry') {
-        sink.count(METRICS.retried);
-        log.warn('task failed; retry scheduled', { ...base, reason, error: message, retryAt: out.retryAt });
-        return { status: 'retrying', attempt: out.attempt, retryAt: out.retryAt! };
-      }
-      if (out.outcome === 'dead') {
-        sink.count(METRICS.deadLettered);
-        log.error('task failed; dead-lettered', { ...base, reason, error: message });
-        return { status: 'dead', attempt: out.attempt, reason };
-      }
-      sink.count(METRICS.lateAckRejected);
-      log.warn('failure not recorded: the claim is stale', { ...base, outcome: out.outcome });
-      return { status: 'stale' };
-    }
-
-    /** Acks the claim of a delivery whose function already ran for this key, and returns its stored result. */
-    async function duplicate(result: R, recordKey: string): Promise<TaskOutcome<R>> {
-      const ack = await executionsFor(engine).complete.add({
-        shard: detail.shard,
-        handler: detail.handler,
-        ttlSeconds: ttl,
-        id: detail.id,
-        claimToken: detail.claimToken,
-        recordKey,
-        record: '',
-      });
-      // The stored result stands whatever this claim's ack says (a redelivery of an acked task finds it
-      // gone; a newer claim gets its own duplicate and acks).
-      if (ack === 'acked') sink.count(METRICS.succeeded);
-      log.info('duplicate delivery: stored result returned', { ...base, ack });
-      return { status: 'duplicate', result };
-    }
-
     try {
-      if (options.handler !== undefined && detail.handler !== options.handler) {
-        const out = await engine.fail(
-          detail,
-          {
-            reason: 'unknown-handler',
-            message: `delivered to "${options.handler}", which does not handle "${detail.handler}"`,
-          },
-          now(),
-          { retry: false },
-        );
-        sink.count(METRICS.deadLettered);
-        log.error('task dead-lettered: unknown handler', base);
-        return out.outcome === 'dead'
-          ? { status: 'dead', attempt: out.attempt, reason: 'unknown-handler' }
-          : { status: 'stale' };
-      }
-      const executions = executionsFor(engine);
-      const recordKey = recordKeyOf(engine.keys(detail.shard).idempotencyPrefix, detail.idempotencyKey);
-
-      // Records written before they moved into the shard's slot (ARCHITECTURE.md, "Upgrading"). Only a
-      // redelivery can find one: a first delivery built in this process was claimed after the upgrade.
-      if (legacyRecords && (detail.attempt > 1 || local === undefined)) {
-        const legacy = await engine.redis.get(
-          recordKeyOf(engine.global.legacyIdempotencyPrefix, detail.idempotencyKey),
-        );
-        const state = legacy === null ? 'none' : recordState(legacy, Date.now());
-        if (state === 'completed') return await duplicate(storedResult(legacy!) as R, recordKey);
-        if (state === 'running') {
-          log.info('duplicate delivery while the first is running: skipped', base);
-          return { status: 'in-progress' };
-        }
-      }
-
-      // 1. Record "in progress" (batched with the other tasks of this turn), unless the function already
-      //    ran for this key (its stored result is returned) or is running elsewhere (skipped).
-      const wallNow = Date.now();
-      const inProgressUntil =
-        wallNow + (context ? context.getRemainingTimeInMillis() : (options.timeoutMs ?? 60_000));
-      let begun: BeginOutcome;
-      try {
-        begun = await executions.begin.add({
-          shard: detail.shard,
-          ttlSeconds: ttl,
-          key: recordKey,
-          inProgress: inProgressRecord(recordExpiry(wallNow, ttl), inProgressUntil),
-        });
-      } catch (error) {
-        return await failed(error, undefined);
-      }
-      if (begun.status === 'running') {
-        log.info('duplicate delivery while the first is running: skipped', base);
-        return { status: 'in-progress' };
-      }
-      if (begun.status === 'completed') return await duplicate(storedResult(begun.record) as R, recordKey);
-
-      // 2. Run the function.
-      const task: Task<P> = {
-        id: detail.id,
-        handler: detail.handler,
-        payload: detail.payload as P,
-        attempt: detail.attempt,
-        idempotencyKey: detail.idempotencyKey,
-        scheduledFor: new Date(detail.scheduledFor),
-      };
-      // A timed-out call may still complete. Its ack is attached only once the failure is recorded (below),
-      // so it can never reach Redis first: a completion racing the timeout would otherwise ack the job.
-      let late: Promise<unknown> | undefined;
-      let record: string;
-      let result: R;
-      try {
-        result = await run(
-          task,
-          context ?? (new LocalContext(options.timeoutMs ?? 60_000, started) as unknown as Context),
-          (p) => {
-            late = p;
-          },
-        );
-        record = completedRecord(recordExpiry(Date.now(), ttl), result);
-      } catch (error) {
-        const outcome = await failed(error, recordKey);
-        if (late) ackLate(late);
-        return outcome;
-      }
-
-      // 3. Record "completed" and ack, in one script (batched with the other tasks of this turn).
-      let ack: AckOutcome;
-      try {
-        ack = await executions.complete.add({
-          shard: detail.shard,
-          handler: detail.handler,
-          ttlSeconds: ttl,
-          id: detail.id,
-          claimToken: detail.claimToken,
-          recordKey,
-          record,
-        });
-      } catch (error) {
-        // Nothing of the batch may have been written: the attempt fails (or, when Redis is still away, the
-        // claim is left to its lease). The record stays in progress until its expiry, as after a crash here.
-        return await failed(error, undefined);
-      }
-      if (ack !== 'acked') {
-        sink.count(METRICS.lateAckRejected);
-        log.warn('ack rejected: the claim is stale', { ...base, outcome: ack });
-        return { status: 'stale' };
-      }
-      sink.count(METRICS.succeeded);
-      log.info('task succeeded', base);
-      return { status: 'succeeded', result };
+      return await handle({ engine, detail, base }, local, context, started);
     } finally {
       sink.flush();
-    }
-
-    function ackLate(promise: Promise<unknown>): void {
-      promise
-        .then(async () => {
-          const ack = await engine.ack(detail);
-          if (ack !== 'acked') {
-            sink.count(METRICS.lateAckRejected);
-            log.warn('late ack rejected after a timeout', { ...base, outcome: ack });
-          }
-        })
-        // A late failure changes nothing; a store error here leaves the job to its lease.
-        .catch(() => undefined);
     }
   };
 }
