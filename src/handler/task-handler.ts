@@ -109,6 +109,8 @@ class LocalContext {
 interface Delivery {
   readonly engine: Engine;
   readonly detail: TaskEventDetail;
+  /** `detail.scheduledFor`, parsed once. */
+  readonly due: number;
   /** Log attributes. */
   readonly base: { id: string; handler: string; attempt: number; idempotencyKey: string };
 }
@@ -305,7 +307,7 @@ export function taskHandler<R = unknown, P = JsonValue>(
       payload: detail.payload as P,
       attempt: detail.attempt,
       idempotencyKey: detail.idempotencyKey,
-      scheduledFor: new Date(detail.scheduledFor),
+      scheduledFor: new Date(d.due),
     };
     const late: { promise?: Promise<unknown> } = {};
     let result: R;
@@ -391,10 +393,10 @@ export function taskHandler<R = unknown, P = JsonValue>(
     };
     log.info('task started', logPayloads ? { ...base, payload: detail.payload } : base);
     // Due → handler start, first deliveries only (a retry's lag would include its backoff).
-    if (detail.attempt === 1)
-      sink.durationMs(METRICS.handlerStartLagMs, started - Date.parse(detail.scheduledFor));
+    const due = Date.parse(detail.scheduledFor);
+    if (detail.attempt === 1) sink.durationMs(METRICS.handlerStartLagMs, started - due);
     try {
-      return await handle({ engine, detail, base }, local, context, started);
+      return await handle({ engine, detail, due, base }, local, context, started);
     } finally {
       sink.flush();
     }
