@@ -174,6 +174,27 @@ describe('batching per event-loop turn', () => {
     expect(codes).toEqual(['acked', 'stale', 'missing', 'acked']);
   });
 
+  it('completing a keyed, prioritised job removes its key mapping and priority, as ack.lua does', async () => {
+    const engine = new CountingEngine(redis, { namespace: randomNamespace() });
+    const scheduler = new Scheduler({ redis, namespace: engine.namespace });
+    await scheduler.schedule({ handler: 'work', key: 'user-key', priority: 5, at: Date.now() });
+    await scheduler.schedule({ handler: 'work', at: Date.now() });
+    const { tasks } = await promoteClaim(engine, [spec('work', 10)], Date.now());
+    expect(tasks).toHaveLength(2);
+    const k = engine.keys(0);
+    expect(await redis.hlen(k.keys)).toBe(1);
+    expect(await redis.hlen(k.prio)).toBe(1);
+    const { handle } = wrapper(engine);
+    const outcomes = await Promise.all(tasks.map((t) => handle(eventOf(t))));
+    expect(outcomes.map((o) => o.status)).toEqual(['succeeded', 'succeeded']);
+    expect(engine.completeBatches).toEqual([2]);
+    expect(await redis.hlen(k.keys)).toBe(0);
+    expect(await redis.hlen(k.prio)).toBe(0);
+    expect(await redis.hlen(k.jobs)).toBe(0);
+    expect(await redis.hlen(k.state)).toBe(0);
+    expect(await scheduler.get('user-key')).toBeUndefined();
+  });
+
   it('a failed "completed + ack" batch leaves every task recoverable: each attempt fails and retries', async () => {
     const { engine, scheduler, tasks } = await claimed(4);
     engine.failComplete = true;

@@ -3,7 +3,8 @@
   (the handler wrapper's "completed" step, batched per event-loop turn). For each task, in order:
   1. write its COMPLETED idempotency record, when given: the function ran, so the record is written
      whatever the claim says (a stale claim's result still stands for the next delivery);
-  2. ack the claim exactly as ack.lua does, fenced by the claim token: a stale or missing claim is
+  2. ack the claim as ack.lua does (the same checks and writes; the user-key and priority lookups are
+     skipped when the shard has none), fenced by the claim token: a stale or missing claim is
      rejected and changes nothing, without affecting the other tasks of the batch.
   Record and ack land together: no window between them.
 
@@ -24,6 +25,10 @@
 -- @include body.lua
 
 local ttl = tonumber(ARGV[1])
+-- Checked once per batch: with no user keys (or no priorities) in the shard there is no mapping to remove,
+-- so the body is neither read nor decoded (and no HDEL on prio) for any task of the batch.
+local any_keys = redis.call("HLEN", KEYS[3]) > 0
+local any_prio = redis.call("HLEN", KEYS[4]) > 0
 
 -- The body of ack.lua.
 local function ack(id, token)
@@ -33,15 +38,17 @@ local function ack(id, token)
   end
   local _, current = parse_state(redis.call("HGET", KEYS[2], id))
   if current ~= token then return -2 end
-  local body = redis.call("HGET", KEYS[1], id)
-  if body then
-    local header = decode_body(body)
-    if header.k and redis.call("HGET", KEYS[3], header.k) == id then redis.call("HDEL", KEYS[3], header.k) end
+  if any_keys then
+    local body = redis.call("HGET", KEYS[1], id)
+    if body then
+      local header = decode_body(body)
+      if header.k and redis.call("HGET", KEYS[3], header.k) == id then redis.call("HDEL", KEYS[3], header.k) end
+    end
   end
   redis.call("ZREM", KEYS[5], id)
   redis.call("HDEL", KEYS[2], id)
   redis.call("HDEL", KEYS[1], id)
-  redis.call("HDEL", KEYS[4], id)
+  if any_prio then redis.call("HDEL", KEYS[4], id) end
   return 1
 end
 
