@@ -84,18 +84,3 @@ export async function probeRedis(url: string, options: ProbeOptions = {}): Promi
     clearTimeout(timer);
   }
 }
-
-/**
- * True for errors that mean "Redis is down, unreachable, or will not serve us now" (exit code 2), as opposed to
- * a bad command line: connection failures and timeouts from ioredis, and the Redis replies for auth, ACL,
- * memory, failover and loading states.
- */
-export function isConnectionError(error: unknown): boolean {
-  const message = (error as Error | undefined)?.message ?? '';
-  return (
-    /Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|Command timed out|MaxRetriesPerRequest|Stream isn't writeable/i.test(
-      message,
-    ) ||
-    /^(NOAUTH|WRONGPASS|NOPERM|OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)\b/.test(message)
-  );
-}

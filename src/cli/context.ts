@@ -7,7 +7,8 @@ import { DEFAULTS, ENV } from '../config/env.js';
 import { Engine } from '../core/engine.js';
 import { isValidNamespace } from '../core/keys.js';
 import { connect, type RedisClient } from '../redis/connection.js';
-import { isConnectionError, probeRedis, redactUrl, resolveRedisUrl } from './connection.js';
+import { isStoreError } from '../redis/errors.js';
+import { probeRedis, redactUrl, resolveRedisUrl } from './connection.js';
 import { CliError, EXIT, invalidOption } from './errors.js';
 import { parseInteger } from './parse.js';
 
@@ -129,7 +130,7 @@ export async function withContext(
   try {
     await fn(context);
   } catch (error) {
-    if (isConnectionError(error)) {
+    if (isStoreError(error) || isStoreError((error as { cause?: unknown } | undefined)?.cause)) {
       throw new CliError(
         `Redis at ${redactUrl(settings.url)} failed: ${(error as Error).message}`,
         EXIT.unreachable,

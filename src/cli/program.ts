@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { ConfigurationError, StoreUnavailableError, TicksetError, ValidationError } from '../errors.js';
+import { ConfigurationError, TicksetError, ValidationError } from '../errors.js';
+import { isStoreError } from '../redis/errors.js';
 import { registerCancel } from './commands/cancel.js';
 import { registerDead } from './commands/dead.js';
 import { registerList } from './commands/list.js';
@@ -14,7 +15,6 @@ import { registerPause } from './commands/pause.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerShow } from './commands/show.js';
 import { registerStatus } from './commands/status.js';
-import { isConnectionError } from './connection.js';
 import type { CliIo } from './context.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -67,7 +67,7 @@ export function buildProgram(io: CliIo): Command {
 /** The one line printed for an error, and the exit code. */
 export function describeFailure(error: unknown): { message: string; exitCode: number } {
   if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
-  if (error instanceof StoreUnavailableError || isConnectionError(error)) {
+  if (isStoreError(error) || isStoreError((error as { cause?: unknown } | undefined)?.cause)) {
     return { message: (error as Error).message, exitCode: EXIT.unreachable };
   }
   if (error instanceof ValidationError || error instanceof ConfigurationError) {

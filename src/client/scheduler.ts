@@ -8,7 +8,15 @@ import { shardOf } from '../core/ids.js';
 import { cancelJob, getJob, getStats, type JobInfo, type Stats } from '../core/inspect.js';
 import { isWellFormedText, type PreparedJob, prepareJob, type ScheduleOptions } from '../core/prepare.js';
 import { ValidationError } from '../errors.js';
-import { type ConnectOptions, connect, connectFromEnv, type RedisClient } from '../redis/connection.js';
+import {
+  type ConnectOptions,
+  connect,
+  connectFromEnv,
+  endpointOf,
+  lastConnectionError,
+  type RedisClient,
+} from '../redis/connection.js';
+import { toStoreError } from '../redis/errors.js';
 import { ScheduleCoalescer } from './schedule-coalescer.js';
 
 export interface SchedulerOptions {
@@ -103,8 +111,8 @@ export class Scheduler {
    */
   async schedule(options: ScheduleOptions): Promise<ScheduleResult> {
     const job = prepareJob(options, this.#context(), 'options');
-    if (this.#coalescer) return this.#coalescer.add(job);
-    const [result] = await this.#write([job]);
+    if (this.#coalescer) return this.#guard(this.#coalescer.add(job));
+    const [result] = await this.#guard(this.#write([job]));
     return result!;
   }
 
@@ -116,29 +124,42 @@ export class Scheduler {
     if (!Array.isArray(options)) throw new ValidationError('jobs', options, 'an array of schedule options');
     const context = this.#context();
     const prepared = options.map((o, i) => prepareJob(o, context, `jobs[${i}]`));
-    return this.#write(prepared);
+    return this.#guard(this.#write(prepared));
   }
 
   /** The job with this id (or key), or undefined. */
   async get(idOrKey: string): Promise<JobInfo | undefined> {
     this.#checkRef(idOrKey);
-    return getJob(this.engine, idOrKey, this.#now());
+    return this.#guard(getJob(this.engine, idOrKey, this.#now()));
   }
 
   /** Cancels the job with this id (or key), wherever it is (queued, in flight or dead). */
   async cancel(idOrKey: string): Promise<boolean> {
     this.#checkRef(idOrKey);
-    return cancelJob(this.engine, idOrKey);
+    return this.#guard(cancelJob(this.engine, idOrKey));
   }
 
   /** Counts across all shards: scheduled (not yet due), due (not claimed), inflight, dead, oldest due age. */
   async stats(): Promise<Stats> {
-    return getStats(this.engine, this.#now());
+    return this.#guard(getStats(this.engine, this.#now()));
   }
 
   /** Closes the connection if this scheduler opened it. */
   async close(): Promise<void> {
     if (this.#ownsClient) await this.engine.redis.quit().catch(() => undefined);
+  }
+
+  /**
+   * Redis failures leave the API as typed errors: StoreUnavailableError (retryable) when Redis cannot be
+   * reached or will not serve now, ConfigurationError when it refuses the credentials.
+   */
+  async #guard<T>(call: Promise<T>): Promise<T> {
+    try {
+      return await call;
+    } catch (error) {
+      const redis = this.engine.redis;
+      throw toStoreError(error, endpointOf(redis), lastConnectionError(redis));
+    }
   }
 
   #checkRef(idOrKey: string): void {

@@ -47,6 +47,70 @@ export interface ClaimSpec {
   readonly limits?: HandlerLimits;
 }
 
+/** Claimed tasks as event details, and how many jobs were found expired (moved to dead). */
+export interface ClaimResult {
+  readonly tasks: TaskEventDetail[];
+  /** Due time of each task (epoch ms), in the order of `tasks`. */
+  readonly dueAt: number[];
+  readonly expired: number;
+}
+
+/** What decoding a claim reply needs besides the reply. */
+export interface ClaimContext {
+  readonly namespace: string;
+  readonly shard: number;
+  readonly now: number;
+  readonly tokenPrefix: string;
+  readonly leaseByHandler: Map<string, number>;
+}
+
+/** A claim script's reply, not yet decoded. */
+export interface RawClaim {
+  readonly context: ClaimContext;
+  /** `{ expired, id, body, attempt, ... }`, see claim.lua. */
+  readonly reply: ReadonlyArray<string | number>;
+}
+
+/** Tasks in a raw claim reply: known before decoding it. */
+export function claimedCount(raw: RawClaim): number {
+  return (raw.reply.length - 1) / 3;
+}
+
+/** Decodes a claim reply into event details. */
+export function decodeClaim(raw: RawClaim): ClaimResult {
+  const { reply, context } = raw;
+  const { namespace, shard, now, tokenPrefix, leaseByHandler } = context;
+  const tasks: TaskEventDetail[] = [];
+  const dueAt: number[] = [];
+  let lastDue = Number.NaN;
+  let lastIso = '';
+  for (let i = 1, k = 1; i < reply.length; i += 3, k++) {
+    const id = String(reply[i]);
+    const { header, payloadJson } = decodeBody(String(reply[i + 1]));
+    const due = header.o ?? header.r ?? now;
+    // A backlog's jobs often share their due time: format each distinct one once.
+    if (due !== lastDue) {
+      lastDue = due;
+      lastIso = new Date(due).toISOString();
+    }
+    dueAt.push(due);
+    tasks.push({
+      v: TASK_EVENT_VERSION,
+      id,
+      handler: header.h,
+      payload: parsePayload(payloadJson),
+      attempt: Number(reply[i + 2]),
+      idempotencyKey: idempotencyKeyOf(id, header),
+      scheduledFor: lastIso,
+      claimToken: `${tokenPrefix}.${k}`,
+      namespace,
+      shard,
+      leaseUntil: now + (leaseByHandler.get(header.h) ?? 0),
+    });
+  }
+  return { tasks, dueAt, expired: Number(reply[0]) };
+}
+
 /** Identifies one claim of a task: enough to ack, fail or release it. */
 export type TaskRef = Pick<TaskEventDetail, 'id' | 'handler' | 'shard' | 'claimToken'>;
 
@@ -141,17 +205,44 @@ export class Engine {
     return Number(await runScript(this.redis, LUA.promote, keys, [now, limit, this.agingStepMs]));
   }
 
-  /** Claims ready jobs into in-flight and returns them as event details. */
+  /**
+   * Promotes the due jobs of the specs' handlers (at most `promoteLimit` per handler, default the larger
+   * of 1000 and the largest spec limit), then claims ready jobs into in-flight and returns them as event
+   * details, in one script call. A spec with `limit: 0` only promotes.
+   */
   async claim(
     shard: number,
     specs: readonly ClaimSpec[],
     now: number,
-  ): Promise<{ tasks: TaskEventDetail[]; expired: number }> {
-    if (specs.length === 0) return { tasks: [], expired: 0 };
+    options: { readonly promoteLimit?: number } = {},
+  ): Promise<ClaimResult> {
+    return decodeClaim(await this.claimRaw(shard, specs, now, options));
+  }
+
+  /**
+   * The script call of {@link claim}, without decoding the reply: the tick sends the next claim before it
+   * decodes this one (see `TickLoop.pass`). Decode with {@link decodeClaim}.
+   */
+  async claimRaw(
+    shard: number,
+    specs: readonly ClaimSpec[],
+    now: number,
+    options: { readonly promoteLimit?: number } = {},
+  ): Promise<RawClaim> {
+    const context: ClaimContext = {
+      namespace: this.namespace,
+      shard,
+      now,
+      tokenPrefix: randomBytes(9).toString('base64url'),
+      leaseByHandler: new Map(),
+    };
+    if (specs.length === 0) return { context, reply: [0] };
     const k = this.keys(shard);
     const keys = [k.jobs, k.state, k.dead, k.rate, k.arm, k.keys, k.prio];
-    const args: Array<string | number> = [now, randomBytes(9).toString('base64url')];
-    const leaseByHandler = new Map<string, number>();
+    let promoteLimit = options.promoteLimit ?? 1000;
+    if (options.promoteLimit === undefined)
+      for (const spec of specs) promoteLimit = Math.max(promoteLimit, spec.limit);
+    const args: Array<string | number> = [now, context.tokenPrefix, this.agingStepMs, promoteLimit];
     for (const spec of specs) {
       keys.push(k.delayed(spec.handler), k.ready(spec.handler), k.inflight(spec.handler));
       args.push(
@@ -161,28 +252,10 @@ export class Engine {
         spec.limits?.maxInFlight ?? -1,
         spec.leaseMs,
       );
-      leaseByHandler.set(spec.handler, spec.leaseMs);
+      context.leaseByHandler.set(spec.handler, spec.leaseMs);
     }
     const reply = await runScript<Array<string | number>>(this.redis, LUA.claim, keys, args);
-    const tasks: TaskEventDetail[] = [];
-    for (let i = 1; i < reply.length; i += 4) {
-      const id = String(reply[i]);
-      const { header, payloadJson } = decodeBody(String(reply[i + 1]));
-      tasks.push({
-        v: TASK_EVENT_VERSION,
-        id,
-        handler: header.h,
-        payload: parsePayload(payloadJson),
-        attempt: Number(reply[i + 2]),
-        idempotencyKey: idempotencyKeyOf(id, header),
-        scheduledFor: new Date(header.o ?? header.r ?? now).toISOString(),
-        claimToken: String(reply[i + 3]),
-        namespace: this.namespace,
-        shard,
-        leaseUntil: now + (leaseByHandler.get(header.h) ?? 0),
-      });
-    }
-    return { tasks, expired: Number(reply[0]) };
+    return { context, reply };
   }
 
   /** Returns jobs whose lease expired to their ready queues (or to dead when attempts are used up). */

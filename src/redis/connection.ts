@@ -2,6 +2,7 @@
  * Redis connections: a URL, an existing ioredis client (single node or Cluster), or the Lambda environment
  * (`fromEnv`: endpoint, TLS, cluster mode, RBAC user, auth token from Secrets Manager).
  */
+import { isIP } from 'node:net';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { ENV } from '../config/env.js';
 import { ConfigurationError } from '../errors.js';
@@ -22,20 +23,53 @@ export interface ConnectOptions {
   readonly redisOptions?: RedisOptions;
 }
 
+/**
+ * Reconnection attempts a command waits through before it fails with StoreUnavailableError. With the
+ * backoff below (100 ms doubling to 2 s) that is about 35 s: long enough to ride out a Redis restart or an
+ * ElastiCache failover, short enough that a producer Lambda gets an error instead of its own timeout.
+ */
+export const DEFAULT_RETRIES_PER_COMMAND = 20;
+
+/** The last connection error of each client this module opened (the reason behind "Connection is closed"). */
+const lastErrors = new WeakMap<object, Error>();
+
+/** The last connection error seen on a client opened by `connect`, if any. */
+export function lastConnectionError(client: RedisClient): Error | undefined {
+  return lastErrors.get(client);
+}
+
+/** `host:port` of a client (the first startup node of a cluster), for error messages: never credentials. */
+export function endpointOf(client: RedisClient): string {
+  if (client instanceof Cluster) {
+    // `startupNodes` is private in ioredis's types but set on every Cluster; read it for the message only.
+    const [node] = (
+      client as unknown as { startupNodes: Array<{ host?: string; port?: number } | string | number> }
+    ).startupNodes;
+    if (typeof node === 'object' && node) return `${node.host ?? '127.0.0.1'}:${node.port ?? 6379} (cluster)`;
+    return `${String(node)} (cluster)`;
+  }
+  const { host, port, path } = client.options;
+  return path ? path : `${host ?? '127.0.0.1'}:${port ?? 6379}`;
+}
+
 function baseOptions(url: URL, options: ConnectOptions): RedisOptions {
   const tls = options.tls || url.protocol === 'rediss:';
+  // An IPv6 literal keeps its brackets in URL.hostname; sockets and certificate checks want it bare.
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const username = options.username ?? (url.username ? decodeURIComponent(url.username) : undefined);
   const password = options.password ?? (url.password ? decodeURIComponent(url.password) : undefined);
   const db = url.pathname && url.pathname !== '/' ? Number(url.pathname.slice(1)) : undefined;
   return {
-    host: url.hostname,
+    host,
     port: url.port ? Number(url.port) : 6379,
     ...(username ? { username } : {}),
     ...(password ? { password } : {}),
     ...(db !== undefined && Number.isInteger(db) ? { db } : {}),
-    ...(tls ? { tls: { servername: url.hostname } } : {}),
-    // Keep commands queued while reconnecting (e.g. a Redis restart or failover); callers time out on their own.
-    maxRetriesPerRequest: null,
+    // SNI names a host, never an address (RFC 6066; Node warns with DEP0123): certificates of an address
+    // are still checked against its IP SANs.
+    ...(tls ? { tls: isIP(host) ? {} : { servername: host } } : {}),
+    // Keep commands queued while reconnecting (e.g. a Redis restart or failover), for a bounded time.
+    maxRetriesPerRequest: DEFAULT_RETRIES_PER_COMMAND,
     enableAutoPipelining: true,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     ...options.redisOptions,
@@ -57,7 +91,16 @@ export function connect(urlText: string, options: ConnectOptions = {}): RedisCli
     throw new ConfigurationError(`Invalid Redis URL scheme ${url.protocol}: expected redis: or rediss:`);
   }
   const redisOptions = baseOptions(url, options);
-  if (!options.cluster) return new Redis(redisOptions);
+  const client = options.cluster ? openCluster(redisOptions) : new Redis(redisOptions);
+  // Without a listener ioredis prints every failed reconnect to stderr ("Unhandled error event"). The error
+  // reaches callers anyway, as the rejection of their command; keep the reason for that error's message.
+  client.on('error', (error: Error) => {
+    lastErrors.set(client, error);
+  });
+  return client;
+}
+
+function openCluster(redisOptions: RedisOptions): Cluster {
   const { host, port, ...nodeOptions } = redisOptions;
   const clusterOptions: ClusterOptions = {
     // ElastiCache / MemoryDB certificates name the configuration endpoint: keep the hostname for TLS.

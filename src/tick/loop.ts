@@ -8,7 +8,16 @@
  */
 import { hostname } from 'node:os';
 import { METRICS } from '../config/env.js';
-import { type ClaimSpec, type Engine, type HandlerLimits, shardWake, type TaskRef } from '../core/engine.js';
+import {
+  type ClaimSpec,
+  claimedCount,
+  decodeClaim,
+  type Engine,
+  type HandlerLimits,
+  type RawClaim,
+  shardWake,
+  type TaskRef,
+} from '../core/engine.js';
 import { pausedHandlers } from '../core/inspect.js';
 import { runScript } from '../core/script.js';
 import { LUA } from '../core/scripts.generated.js';
@@ -18,6 +27,9 @@ import { type MetricsSink, NoopMetrics } from '../observability/metrics.js';
 import { Waker } from './waker.js';
 
 export type Precision = 'second' | 'minute';
+
+/** While a pass drains a backlog, cron series waiting for their next occurrence are armed this often. */
+const ARM_DURING_DRAIN_EVERY_MS = 1000;
 
 export interface TickLoopOptions {
   readonly engine: Engine;
@@ -32,6 +44,8 @@ export interface TickLoopOptions {
   readonly knownHandlers?: ReadonlySet<string>;
   /** Most tasks claimed per handler per claim call. @default 1000 */
   readonly batchSize?: number;
+  /** Claim calls sent ahead while a backlog is drained, so decoding overlaps them (at least 1). @default 2 */
+  readonly claimAhead?: number;
   /** Publish calls overlapped with the next claim. @default 4 */
   readonly publishPipeline?: number;
   /** Leader lease length in `second` mode. @default 10000 */
@@ -116,6 +130,8 @@ export class TickLoop {
     const engine = this.#o.engine;
     const paused = await pausedHandlers(engine);
     const batchSize = this.#o.batchSize ?? 1000;
+    const promoteLimit = Math.max(batchSize, 1000);
+    const claimAhead = Math.max(1, this.#o.claimAhead ?? 2);
     const pipeline = this.#o.publishPipeline ?? 4;
     const publishing = new Set<Promise<void>>();
     // A publish job that failed (e.g. releasing its failed entries hit a Redis error): fail the pass with it.
@@ -128,40 +144,68 @@ export class TickLoop {
       stats.requeued += requeue.requeued;
       stats.leaseDead += requeue.dead;
       if (requeue.dead > 0) this.#metrics.count(METRICS.deadLettered, requeue.dead);
-      const active = handlers.filter((h) => !paused.has(h));
-      for (;;) {
-        if (this.#stopped) break;
-        const now = this.#now();
+      // Paused handlers are promoted (their jobs wait in ready) but not claimed.
+      const capacityAware = hasCapacity(this.#o.publisher);
+      const sendClaim = (): { limit: number; raw: Promise<RawClaim> } => {
         let limit = batchSize;
-        if (hasCapacity(this.#o.publisher)) limit = Math.min(limit, this.#o.publisher.capacity());
-        const specs: ClaimSpec[] = active.map((handler) => {
+        if (capacityAware) limit = Math.min(limit, (this.#o.publisher as CapacityAware).capacity());
+        const specs: ClaimSpec[] = handlers.map((handler) => {
           const limits = this.#o.rateLimits?.[handler];
-          return { handler, limit, leaseMs: this.#leaseFor(handler), ...(limits ? { limits } : {}) };
+          return {
+            handler,
+            limit: paused.has(handler) ? 0 : limit,
+            leaseMs: this.#leaseFor(handler),
+            ...(limits ? { limits } : {}),
+          };
         });
-        const promoted = engine.promote(shard, handlers, now, Math.max(batchSize, 1000));
-        const claimed =
-          limit > 0 ? engine.claim(shard, specs, now) : Promise.resolve({ tasks: [], expired: 0 });
-        await promoted;
-        const { tasks, expired } = await claimed;
+        const raw = engine.claimRaw(shard, specs, this.#now(), { promoteLimit });
+        // Awaited later (after the previous batch is decoded): no unhandled rejection meanwhile.
+        raw.catch(() => undefined);
+        return { limit, raw };
+      };
+      // Claim calls ahead: when a batch comes back full, the next claims (up to `claimAhead` in flight) are
+      // sent before this one is decoded and published, so Redis claims while Node decodes and parses
+      // replies. Memory stays bounded by the batch size. Every claimed job is in in-flight with a lease
+      // from the moment its script ran, so a crash anywhere in between leaves it to requeue-expired; a
+      // claim already sent is always decoded and published, even after stop(). A capacity-aware publisher
+      // (the local runtime) is asked for its capacity after the previous batch is handed over, so it
+      // claims one call at a time.
+      const ahead: Array<{ limit: number; raw: Promise<RawClaim> }> = [];
+      if (!this.#stopped) ahead.push(sendClaim());
+      let lastArm = this.#now();
+      let drained = false;
+      for (let claim = ahead.shift(); claim; claim = ahead.shift()) {
+        const raw = await claim.raw;
+        const full = claim.limit > 0 && claimedCount(raw) >= claim.limit;
+        if (!full) drained = true;
+        const more = !drained && !this.#stopped;
+        if (more && !capacityAware) while (ahead.length < claimAhead) ahead.push(sendClaim());
+        const { tasks, dueAt, expired } = decodeClaim(raw);
         stats.expired += expired;
         if (expired > 0) this.#metrics.count(METRICS.expired, expired);
-        if (tasks.length === 0) break;
-        stats.claimed += tasks.length;
-        const deliverable = await this.#rejectUnknown(tasks, stats);
-        const job = this.#publish(deliverable, stats);
-        publishing.add(job);
-        void job.then(
-          () => publishing.delete(job),
-          (error: unknown) => {
-            publishing.delete(job);
-            publishError ??= error;
-          },
-        );
-        if (publishing.size >= pipeline) await Promise.race(publishing);
-        await this.#renewIfDue();
-        if (tasks.length < limit) break;
+        if (tasks.length > 0) {
+          stats.claimed += tasks.length;
+          const job = this.#publish(await this.#rejectUnknown(tasks, dueAt, stats), stats);
+          publishing.add(job);
+          void job.then(
+            () => publishing.delete(job),
+            (error: unknown) => {
+              publishing.delete(job);
+              publishError ??= error;
+            },
+          );
+          if (publishing.size >= pipeline) await Promise.race(publishing);
+          await this.#renewIfDue();
+        }
+        // Cron series claimed during a long drain wait in `arm` for Node's next occurrence; arm them as we
+        // go, or a series due again before the drain ends finds nothing precomputed and skips occurrences.
+        if (more && this.#now() - lastArm >= ARM_DURING_DRAIN_EVERY_MS) {
+          await this.#armPending(shard);
+          lastArm = this.#now();
+        }
+        if (more && capacityAware && !this.#stopped) ahead.push(sendClaim());
       }
-      if ((await engine.redis.scard(engine.keys(shard).arm)) > 0) await engine.armPending(shard, this.#now());
+      await this.#armPending(shard);
     }
     await Promise.all(publishing);
     if (publishError !== undefined) throw publishError;
@@ -170,13 +214,24 @@ export class TickLoop {
     return stats;
   }
 
-  async #rejectUnknown(tasks: TaskEventDetail[], stats: PassStats): Promise<TaskEventDetail[]> {
+  async #armPending(shard: number): Promise<void> {
+    const engine = this.#o.engine;
+    if ((await engine.redis.scard(engine.keys(shard).arm)) > 0) await engine.armPending(shard, this.#now());
+  }
+
+  async #rejectUnknown(
+    tasks: TaskEventDetail[],
+    dueAt: number[],
+    stats: PassStats,
+  ): Promise<{ tasks: TaskEventDetail[]; dueAt: number[] }> {
     const known = this.#o.knownHandlers;
-    if (!known) return tasks;
+    if (!known) return { tasks, dueAt };
     const ok: TaskEventDetail[] = [];
-    for (const task of tasks) {
+    const okDueAt: number[] = [];
+    for (const [i, task] of tasks.entries()) {
       if (known.has(task.handler)) {
         ok.push(task);
+        okDueAt.push(dueAt[i]!);
         continue;
       }
       stats.unknownHandler++;
@@ -189,10 +244,11 @@ export class TickLoop {
       this.#metrics.count(METRICS.deadLettered);
       this.#logger.error('task dead-lettered: unknown handler', { id: task.id, handler: task.handler });
     }
-    return ok;
+    return { tasks: ok, dueAt: okDueAt };
   }
 
-  async #publish(tasks: TaskEventDetail[], stats: PassStats): Promise<void> {
+  async #publish(batch: { tasks: TaskEventDetail[]; dueAt: number[] }, stats: PassStats): Promise<void> {
+    const { tasks, dueAt } = batch;
     if (tasks.length === 0) return;
     let failed: readonly { task: TaskEventDetail; error: string }[];
     try {
@@ -201,10 +257,10 @@ export class TickLoop {
       failed = tasks.map((task) => ({ task, error: (error as Error).message }));
     }
     const publishedAt = this.#now();
-    const failedIds = new Set(failed.map((f) => f.task.id));
-    for (const task of tasks) {
-      if (failedIds.has(task.id)) continue;
-      this.#metrics.durationMs(METRICS.lagMs, publishedAt - Date.parse(task.scheduledFor));
+    const failedIds = failed.length === 0 ? undefined : new Set(failed.map((f) => f.task.id));
+    for (const [i, task] of tasks.entries()) {
+      if (failedIds?.has(task.id)) continue;
+      this.#metrics.durationMs(METRICS.lagMs, publishedAt - dueAt[i]!);
     }
     stats.published += tasks.length - failed.length;
     this.#metrics.count(METRICS.dispatched, tasks.length - failed.length);

@@ -375,4 +375,30 @@ describe('recurring series', () => {
       0,
     );
   });
+
+  it('a series claimed after its expiresAt ends cleanly: not run, not dead-lettered, counted as expired', async () => {
+    let now = T0;
+    const tasks = new Scheduler({ redis, namespace: randomNamespace(), now: () => now });
+    const e = tasks.engine;
+    // GIVEN series whose last occurrence falls exactly on expiresAt (armed: it is not after it)
+    const common = { priority: 2, expiresAt: T0 + 2 * HOUR } as const;
+    const { id: every } = await tasks.schedule({ handler: 'rec', key: 'every', everyMs: HOUR, ...common });
+    const { id: cron } = await tasks.schedule({ handler: 'rec', key: 'cron', cron: '0 * * * *', ...common });
+    now = T0 + HOUR;
+    for (const t of (await promoteClaim(e, [spec('rec')], now)).tasks) expect(await e.ack(t)).toBe('acked');
+    await e.armPending(0, now);
+    expect(await delayedScore(e, 'rec', every)).toBe(T0 + 2 * HOUR);
+    expect(await delayedScore(e, 'rec', cron)).toBe(T0 + 2 * HOUR);
+    // WHEN the tick claims them a few milliseconds after expiresAt
+    now = T0 + 2 * HOUR + 5;
+    const late = await promoteClaim(e, [spec('rec')], now);
+    // THEN nothing runs after expiresAt, both series are gone without a trace, and nothing is dead
+    expect(late.tasks).toEqual([]);
+    expect(late.expired).toBe(2);
+    expect(await tasks.get('every')).toBeUndefined();
+    expect(await tasks.get('cron')).toBeUndefined();
+    expect((await tasks.stats()).dead).toBe(0);
+    const k = e.keys(0);
+    expect(await redis.exists(k.jobs, k.keys, k.prio, k.state, k.arm, k.dead, k.ready('rec'))).toBe(0);
+  });
 });

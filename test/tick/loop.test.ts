@@ -96,6 +96,59 @@ describe('one pass (minute mode)', () => {
   });
 });
 
+describe('cron series during a long drain', () => {
+  it('are armed as the drain goes on, so a per-second series keeps firing behind a backlog', async () => {
+    // GIVEN a per-second cron series (priority 100, so it jumps the queue) and 5,000 jobs due at once
+    const { clock, now, engine, scheduler, publisher } = setup();
+    const { id: series } = await scheduler.schedule({ handler: 'work', cron: '* * * * * *', priority: 100 });
+    await scheduleN(scheduler, 'work', 5000, T0 + 1000);
+    // AND a publisher that takes 400 ms of loop-clock time per batch
+    publisher.onPublish = () => {
+      clock.now += 400;
+      return new Map();
+    };
+    clock.now = T0 + 1000;
+    const loop = new TickLoop({ engine, publisher, now, batchSize: 500, leaseMs: LEASE });
+    // WHEN one pass drains the backlog (10 batches, 4 s on the loop clock)
+    const stats = await loop.pass();
+    // THEN the series fires at every second of the drain instead of stalling after its second occurrence
+    // (without arming during the drain: 1 s, 2 s, then nothing until the pass ends)
+    const fired = publisher.ids().filter((id) => id.startsWith(`${series}@`));
+    expect(fired).toEqual([1, 2, 3, 4].map((s) => `${series}@${T0 + s * 1000}`));
+    expect(stats.claimed).toBe(5000 + fired.length);
+  });
+});
+
+describe('draining a backlog with claims sent ahead', () => {
+  it('a backlog of many batches: every task published once, in batches of at most batchSize', async () => {
+    const { now, engine, scheduler, publisher } = setup();
+    const ids = await scheduleN(scheduler, 'work', 95, T0);
+    const loop = new TickLoop({ engine, publisher, now, batchSize: 10, claimAhead: 2, leaseMs: LEASE });
+    expect(await loop.pass()).toMatchObject({ claimed: 95, published: 95 });
+    expect(publisher.ids()).toHaveLength(95);
+    expect(new Set(publisher.ids())).toEqual(new Set(ids));
+    expect(Math.max(...publisher.calls.map((c) => c.length))).toBe(10);
+    expect(await scheduler.stats()).toMatchObject({ scheduled: 0, due: 0, inflight: 95 });
+  });
+
+  it('stop() during a drain: the claims already sent are still published, the rest stays due', async () => {
+    const { now, engine, scheduler, publisher } = setup();
+    await scheduleN(scheduler, 'work', 100, T0);
+    const loop = new TickLoop({ engine, publisher, now, batchSize: 10, claimAhead: 2, leaseMs: LEASE });
+    publisher.onPublish = () => {
+      loop.stop();
+      return new Map();
+    };
+    const stats = await loop.pass();
+    // Whatever was claimed (the batch that stopped the loop and those sent ahead of it) was published.
+    expect(stats.claimed).toBe(stats.published);
+    expect(stats.claimed).toBeLessThan(100);
+    const inflight = await redis.zrange(engine.keys(0).inflight('work'), 0, -1);
+    expect(new Set(inflight)).toEqual(new Set(publisher.ids()));
+    expect(await scheduler.stats()).toMatchObject({ due: 100 - stats.claimed, inflight: stats.claimed });
+  });
+});
+
 describe('publish failures', () => {
   it('failed entries are released with a backoff, the attempt is not counted, and they are published later with the same key', async () => {
     const { clock, now, engine, scheduler, publisher } = setup();

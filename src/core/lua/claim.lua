@@ -1,10 +1,19 @@
 --[[
-  claim: takes ready jobs of each handler, within its rate limit and in-flight cap, into in-flight with a
-  lease deadline and a fresh claim token, and counts the attempt. Expired jobs go to dead (reason
-  "expired"). Claiming a recurring series creates the occurrence "<id>@<occurrence ms>" and arms the
-  series' next occurrence in the same step: the interval series is computed here, a cron series uses the
-  nextRunAt Node precomputed, or, when that is missing or already past, is left unarmed in `arm` for Node,
-  with the claim time (`a`) Node arms the next occurrence after.
+  claim: promotes each handler's due jobs into its ready queue, then takes ready jobs, within the
+  handler's rate limit and in-flight cap, into in-flight with a lease deadline and a fresh claim token,
+  and counts the attempt. Expired jobs go to dead (reason "expired"); an expired series ends instead
+  (removed, counted in `expired`, not dead-lettered). Claiming a recurring series creates
+  the occurrence "<id>@<occurrence ms>" and arms the series' next occurrence in the same step: the
+  interval series is computed here, a cron series uses the nextRunAt Node precomputed, or, when that is
+  missing or already past, is left unarmed in `arm` for Node, with the claim time (`a`) Node arms the next
+  occurrence after.
+
+  Promote and claim are one script so that one round trip does both. Ranks and the aging rule are
+  promote's (includes/promote.lua). When the ready queue is empty, none of the due jobs has a priority
+  and the budget takes all of them, they would enter ready and leave it again in due order within this
+  script: they go from delayed straight to in-flight instead, in that order (the same jobs, the same
+  order, without two sorted-set writes and the ranks per job). A handler whose rate limit or in-flight cap leaves no
+  budget only has its due jobs promoted: its backlog waits in its own ready queue and blocks no other.
 
   KEYS[1]  jobs      HASH id -> packed body
   KEYS[2]  state     HASH id -> "attempt|token|reason|error"
@@ -17,17 +26,21 @@
 
   ARGV[1]  now ms
   ARGV[2]  token prefix (random, from Node: Lua has no good randomness)
-  then 5 values per group g: handler name, most jobs to claim, per-second limit (-1: none),
-           in-flight cap (-1: none), lease ms
+  ARGV[3]  aging step ms per unit of priority
+  ARGV[4]  most jobs to promote per handler
+  then 5 values per group g: handler name, most jobs to claim (0: promote only), per-second limit
+           (-1: none), in-flight cap (-1: none), lease ms
 
-  Returns: { expired, claimed_id, body, attempt, token, ... }
+  Returns: { expired, claimed_id, body, attempt, ... }. The claim token of the k-th claimed job is
+  "<token prefix>.<k>" (k = 1, 2, … in reply order), so it is not repeated in the reply.
 ]]
 -- @include body.lua
+-- @include promote.lua
 
--- The header of a job without expiresAt, everyMs or cron, as far as this script reads it.
-local NO_FIELDS = {}
 local now = tonumber(ARGV[1])
 local token_prefix = ARGV[2]
+local step = tonumber(ARGV[3])
+local promote_limit = tonumber(ARGV[4])
 local window = math.floor(now / 1000)
 local result = { 0 }
 local expired = 0
@@ -36,6 +49,14 @@ local counter = 0
 local function to_dead(id, attempt, reason)
   redis.call("ZADD", KEYS[3], now, id)
   redis.call("HSET", KEYS[2], id, attempt .. "||" .. reason .. "|" .. reason)
+end
+
+-- Removes a finished series: its body, pending arming, priority and key mapping (if the key is still its).
+local function end_series(id, header)
+  redis.call("HDEL", KEYS[1], id)
+  redis.call("SREM", KEYS[5], id)
+  redis.call("HDEL", KEYS[7], id)
+  if header.k and redis.call("HGET", KEYS[6], header.k) == id then redis.call("HDEL", KEYS[6], header.k) end
 end
 
 -- Arms the next occurrence of a series just fired at `occurrence`; returns false when the series is over.
@@ -65,9 +86,110 @@ local function arm_series(id, header, occurrence, delayed)
   return true
 end
 
-local groups = (#ARGV - 2) / 5
+-- Fires a recurring series: writes the occurrence and re-arms (or completes) the series. Returns the
+-- occurrence's id and body.
+local function fire_series(id, body, delayed)
+  local header, payload = decode_body(body)
+  local occurrence = header.r
+  local claim_id = id .. "@" .. string.format("%d", occurrence)
+  local occ_header = { h = header.h, r = occurrence, v = header.v, m = header.m, x = header.x,
+                       p = header.p, b = header.b, s = id, o = occurrence }
+  local claim_body = encode_body(occ_header, payload)
+  redis.call("HSET", KEYS[1], claim_id, claim_body)
+  -- The occurrence keeps the series' priority when it is retried or redelivered.
+  if header.p then redis.call("HSET", KEYS[7], claim_id, header.p) end
+  if arm_series(id, header, occurrence, delayed) then
+    redis.call("HSET", KEYS[1], id, encode_body(header, payload))
+  else
+    -- The series has no occurrence before expiresAt: it is complete.
+    end_series(id, header)
+  end
+  return claim_id, claim_body
+end
+
+-- Claims the jobs `ids` (already out of their queue), in order, into `inflight`; returns how many it
+-- claimed. Bodies and states are read with one HMGET each per chunk, and claims of plain jobs written with
+-- one multi-member ZADD and one multi-field HSET: one redis.call per job cost more than the commands
+-- themselves (BENCHMARKS.md). A recurring job writes at once, after flushing what is pending, and the jobs
+-- after it in its chunk are read again one by one, so every read sees what it saw with one write per job.
+local function claim_ids(ids, delayed, inflight, deadline)
+  local claimed = 0
+  local n = #result
+  -- "|<token prefix>." : the state of a claim is attempt .. state_token .. counter.
+  local state_token = "|" .. token_prefix .. "."
+  local pending_inflight = {}
+  local pending_state = {}
+  local pending = 0
+  local function flush()
+    if pending > 0 then
+      redis.call("ZADD", inflight, unpack(pending_inflight, 1, 2 * pending))
+      redis.call("HSET", KEYS[2], unpack(pending_state, 1, 2 * pending))
+      pending = 0
+    end
+  end
+  for first = 1, #ids, CHUNK do
+    local last = math.min(first + CHUNK - 1, #ids)
+    local bodies = redis.call("HMGET", KEYS[1], unpack(ids, first, last))
+    local states = redis.call("HMGET", KEYS[2], unpack(ids, first, last))
+    local reread = false
+    for j = 1, last - first + 1 do
+      local id = ids[first + j - 1]
+      local body = bodies[j]
+      local raw_state = states[j]
+      if reread then
+        body = redis.call("HGET", KEYS[1], id)
+        raw_state = redis.call("HGET", KEYS[2], id)
+      end
+      if not body then
+        redis.call("HDEL", KEYS[2], id)
+      else
+        local attempt = parse_state(raw_state)
+        local header = claim_header(body)
+        if header and header.x and now > header.x then
+          if header.e or header.c then
+            -- A series claimed after expiresAt is over: no occurrence runs after it, and it ends as cleanly
+            -- as a series whose next occurrence falls after expiresAt. Counted as expired, not dead-lettered:
+            -- reaching the end of a series is not a failure (and must not trip the dead-letter alarm).
+            end_series(id, header)
+            redis.call("HDEL", KEYS[2], id)
+          else
+            to_dead(id, attempt, "expired")
+          end
+          expired = expired + 1
+        else
+          local claim_id = id
+          local claim_body = body
+          local recurring = header and (header.e or header.c)
+          if recurring then
+            flush()
+            claim_id, claim_body = fire_series(id, body, delayed)
+            attempt = parse_state(redis.call("HGET", KEYS[2], claim_id))
+            reread = true
+          end
+          attempt = attempt + 1
+          counter = counter + 1
+          pending = pending + 1
+          pending_state[2 * pending - 1] = claim_id
+          pending_state[2 * pending] = attempt .. state_token .. counter
+          pending_inflight[2 * pending - 1] = deadline
+          pending_inflight[2 * pending] = claim_id
+          if recurring then flush() end
+          claimed = claimed + 1
+          result[n + 1] = claim_id
+          result[n + 2] = claim_body
+          result[n + 3] = attempt
+          n = n + 3
+        end
+      end
+    end
+    flush()
+  end
+  return claimed
+end
+
+local groups = (#ARGV - 4) / 5
 for g = 1, groups do
-  local base = 3 + 5 * (g - 1)
+  local base = 5 + 5 * (g - 1)
   local handler = ARGV[base]
   local budget = tonumber(ARGV[base + 1])
   local per_second = tonumber(ARGV[base + 2])
@@ -77,10 +199,10 @@ for g = 1, groups do
   local ready = KEYS[9 + 3 * (g - 1)]
   local inflight = KEYS[10 + 3 * (g - 1)]
   local used = 0
-  if max_in_flight >= 0 then
+  if budget > 0 and max_in_flight >= 0 then
     budget = math.min(budget, max_in_flight - redis.call("ZCARD", inflight))
   end
-  if per_second >= 0 then
+  if budget > 0 and per_second >= 0 then
     local raw = redis.call("HGET", KEYS[4], handler)
     if raw then
       local w, c = string.match(raw, "^(%d+):(%d+)$")
@@ -88,89 +210,41 @@ for g = 1, groups do
     end
     budget = math.min(budget, per_second - used)
   end
-  if budget > 0 then
-    local popped = redis.call("ZPOPMIN", ready, budget)
-    local claimed = 0
-    local deadline = now + lease
-    -- Claims of plain jobs are written with one multi-member ZADD and one multi-field HSET: one redis.call
-    -- per job cost more than the commands themselves (BENCHMARKS.md). A recurring job flushes first and
-    -- writes at once, so every read in this loop sees what it saw with one write per job.
-    local pending_inflight = {}
-    local pending_state = {}
-    local function flush()
-      if #pending_inflight > 0 then
-        redis.call("ZADD", inflight, unpack(pending_inflight))
-        redis.call("HSET", KEYS[2], unpack(pending_state))
-        pending_inflight = {}
-        pending_state = {}
+
+  local claimed = 0
+  -- Straight to in-flight when nothing would be ahead of the due jobs in ready and the budget takes them
+  -- all: an empty ready queue, at most `budget` due jobs (fetched without scores: no rank is needed), and
+  -- none with a priority (no priority in the whole shard, or none among them).
+  local direct = nil
+  if budget > 0 and redis.call("ZCARD", ready) == 0 then
+    direct = redis.call("ZRANGEBYSCORE", delayed, "-inf", now, "LIMIT", 0, math.min(promote_limit, budget + 1))
+    if #direct == 0 or #direct > budget or #direct > promote_limit then
+      direct = nil
+    elseif redis.call("HLEN", KEYS[7]) > 0 then
+      for first = 1, #direct, CHUNK do
+        local priorities = redis.call("HMGET", KEYS[7], unpack(direct, first, math.min(first + CHUNK - 1, #direct)))
+        for j = 1, #priorities do
+          if priorities[j] then direct = nil break end
+        end
+        if not direct then break end
       end
     end
-    for i = 1, #popped, 2 do
-      local id = popped[i]
-      local body = redis.call("HGET", KEYS[1], id)
-      if not body then
-        redis.call("HDEL", KEYS[2], id)
-      else
-        local attempt = parse_state(redis.call("HGET", KEYS[2], id))
-        -- The header only, and only when it has a field this loop reads (expiresAt, everyMs, cron): in
-        -- header JSON a quote inside a string is escaped, so '"x":' can only be the key x. Most jobs
-        -- have none of the three and skip cjson (about a quarter of this script's CPU, see BENCHMARKS.md).
-        local nl = string.find(body, "\n", 1, true)
-        local header_json = string.sub(body, 2, nl - 1)
-        local header = NO_FIELDS
-        if string.find(header_json, '"x":', 1, true) or string.find(header_json, '"e":', 1, true)
-          or string.find(header_json, '"c":', 1, true) then
-          header = cjson.decode(header_json)
-        end
-        if header.x and now > header.x then
-          to_dead(id, attempt, "expired")
-          expired = expired + 1
-        else
-          local claim_id = id
-          local claim_body = body
-          local recurring = header.e or header.c
-          if recurring then
-            flush()
-            local payload = string.sub(body, nl + 1)
-            local occurrence = header.r
-            claim_id = id .. "@" .. string.format("%d", occurrence)
-            local occ_header = { h = header.h, r = occurrence, v = header.v, m = header.m, x = header.x,
-                                 p = header.p, b = header.b, s = id, o = occurrence }
-            claim_body = encode_body(occ_header, payload)
-            redis.call("HSET", KEYS[1], claim_id, claim_body)
-            -- The occurrence keeps the series' priority when it is retried or redelivered.
-            if header.p then redis.call("HSET", KEYS[7], claim_id, header.p) end
-            if arm_series(id, header, occurrence, delayed) then
-              redis.call("HSET", KEYS[1], id, encode_body(header, payload))
-            else
-              -- The series has no occurrence before expiresAt: it is complete.
-              redis.call("HDEL", KEYS[1], id)
-              redis.call("SREM", KEYS[5], id)
-              redis.call("HDEL", KEYS[7], id)
-              if header.k and redis.call("HGET", KEYS[6], header.k) == id then redis.call("HDEL", KEYS[6], header.k) end
-            end
-            attempt = parse_state(redis.call("HGET", KEYS[2], claim_id))
-          end
-          attempt = attempt + 1
-          counter = counter + 1
-          local token = token_prefix .. "." .. counter
-          pending_state[#pending_state + 1] = claim_id
-          pending_state[#pending_state + 1] = attempt .. "|" .. token
-          pending_inflight[#pending_inflight + 1] = deadline
-          pending_inflight[#pending_inflight + 1] = claim_id
-          if recurring or #pending_inflight >= 2000 then flush() end
-          claimed = claimed + 1
-          result[#result + 1] = claim_id
-          result[#result + 1] = claim_body
-          result[#result + 1] = attempt
-          result[#result + 1] = token
-        end
-      end
+  end
+  if direct then
+    remove_promoted(delayed, direct)
+    claimed = claim_ids(direct, delayed, inflight, string.format("%d", now + lease))
+  else
+    local due, ranks = due_ranked(KEYS[7], delayed, now, promote_limit, step)
+    move_to_ready(delayed, ready, due, ranks)
+    if budget > 0 then
+      local popped = redis.call("ZPOPMIN", ready, budget)
+      local ids = {}
+      for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
+      claimed = claim_ids(ids, delayed, inflight, string.format("%d", now + lease))
     end
-    flush()
-    if per_second >= 0 then
-      redis.call("HSET", KEYS[4], handler, window .. ":" .. (used + claimed))
-    end
+  end
+  if per_second >= 0 and claimed > 0 then
+    redis.call("HSET", KEYS[4], handler, window .. ":" .. (used + claimed))
   end
 end
 result[1] = expired
