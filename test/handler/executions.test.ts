@@ -174,6 +174,28 @@ describe('batching per event-loop turn', () => {
     expect(codes).toEqual(['acked', 'stale', 'missing', 'acked']);
   });
 
+  it('completeExecutions: the same claim twice in one batch is acked once, as two acks in a row would be', async () => {
+    const { engine, tasks } = await claimed(2);
+    const prefix = engine.keys(0).idempotencyPrefix;
+    const item = (t: TaskEventDetail, token = t.claimToken) => ({
+      id: t.id,
+      claimToken: token,
+      recordKey: recordKeyOf(prefix, t.idempotencyKey),
+      record: completedRecord(recordExpiry(Date.now(), 60), 'r'),
+    });
+    const [a, b] = [tasks[0]!, tasks[1]!];
+    const codes = await engine.completeExecutions(
+      0,
+      'work',
+      [item(a), item(a), item(b, 'wrong'), item(b), item(b, 'wrong')],
+      60,
+    );
+    // a: acked, then gone; b: a stale token changes nothing, the right one acks, then b is gone.
+    expect(codes).toEqual(['acked', 'missing', 'stale', 'acked', 'missing']);
+    const k = engine.keys(0);
+    expect(await redis.exists(k.jobs, k.state, k.inflight('work'))).toBe(0);
+  });
+
   it('completing a keyed, prioritised job removes its key mapping and priority, as ack.lua does', async () => {
     const engine = new CountingEngine(redis, { namespace: randomNamespace() });
     const scheduler = new Scheduler({ redis, namespace: engine.namespace });

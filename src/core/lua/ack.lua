@@ -16,4 +16,4 @@
 -- @include body.lua
 -- @include ack-claim.lua
 
-return ack_claim(ARGV[1], ARGV[2], true, true)
+return ack_claims({ ARGV[1] }, { ARGV[2] }, true, true)[1]

@@ -31,10 +31,12 @@ local ttl = tonumber(ARGV[1])
 local any_keys = redis.call("HLEN", KEYS[3]) > 0
 local any_prio = redis.call("HLEN", KEYS[4]) > 0
 
-local out = {}
+local ids = {}
+local tokens = {}
 for i = 1, #KEYS - 5 do
   local record = ARGV[3 * i + 1]
   if record ~= "" then redis.call("SET", KEYS[5 + i], record, "EX", ttl) end
-  out[i] = ack_claim(ARGV[3 * i - 1], ARGV[3 * i], any_keys, any_prio)
+  ids[i] = ARGV[3 * i - 1]
+  tokens[i] = ARGV[3 * i]
 end
-return out
+return ack_claims(ids, tokens, any_keys, any_prio)
