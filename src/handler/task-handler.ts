@@ -22,7 +22,7 @@ import type { AckOutcome, BeginOutcome, Engine } from '../core/engine.js';
 import { runScript } from '../core/script.js';
 import { LUA } from '../core/scripts.generated.js';
 import type { JsonValue, TaskEventDetail } from '../core/types.js';
-import { MalformedEventError, TicksetError } from '../errors.js';
+import { MalformedEventError } from '../errors.js';
 import { createLogger, type TicksetLogger } from '../observability/logger.js';
 import { type MetricsSink, PowertoolsMetricsSink } from '../observability/metrics.js';
 import { localEventDetail, parseTaskEvent } from './event.js';
@@ -36,73 +36,15 @@ import {
   recordState,
   storedResult,
 } from './executions.js';
+import { contextFor, runWithTimeout, TaskTimeoutError } from './timeout.js';
+import type { Task, TaskHandlerOptions, TaskOutcome } from './types.js';
 
-/** What a handler function receives. */
-export interface Task<P = JsonValue> {
-  readonly id: string;
-  readonly handler: string;
-  readonly payload: P;
-  /** 1 on the first delivery of this occurrence. */
-  readonly attempt: number;
-  /** Same on every delivery of this occurrence: key your side effects by it. */
-  readonly idempotencyKey: string;
-  readonly scheduledFor: Date;
-}
-
-export type TaskOutcome<R> =
-  | { readonly status: 'succeeded'; readonly result: R }
-  | { readonly status: 'duplicate'; readonly result: R }
-  | { readonly status: 'in-progress' }
-  | { readonly status: 'retrying'; readonly attempt: number; readonly retryAt: number }
-  | { readonly status: 'dead'; readonly attempt: number; readonly reason: string }
-  | { readonly status: 'stale' };
-
-export interface TaskHandlerOptions {
-  /** The engine to ack / fail through. @default - built once per container from the environment (Scheduler.fromEnv) */
-  readonly engine?: Engine | (() => Promise<Engine>);
-  /** The handler name this function serves; events naming another are dead-lettered. @default - any */
-  readonly handler?: string;
-  /** Idempotency record lifetime in seconds (TICKSET_IDEMPOTENCY_TTL_SECONDS). @default 604800 (7 days) */
-  readonly idempotencyTtlSeconds?: number;
-  /** Fail the attempt (reason `timeout`) after this long. @default - the Lambda's remaining time decides */
-  readonly timeoutMs?: number;
-  /** Include payloads in logs (TICKSET_LOG_PAYLOADS). @default false */
-  readonly logPayloads?: boolean;
-  /** @default - Powertools Logger, service `tickset-handler` */
-  readonly logger?: TicksetLogger;
-  /** @default - Powertools Metrics (EMF), flushed after every event */
-  readonly metrics?: MetricsSink;
-  /** Clock, for tests. @default Date.now */
-  readonly now?: () => number;
-  /**
-   * Also look for records under the prefix earlier versions wrote them to (`tickset-idem:<namespace>#…`),
-   * for redeliveries (attempt > 1) and events from EventBridge: one GET each. Turn it off once
-   * `idempotencyTtlSeconds` has passed since the upgrade (ARCHITECTURE.md, "Upgrading"). @default true
-   */
-  readonly legacyRecords?: boolean;
-}
-
-class TaskTimeoutError extends TicksetError {
-  override readonly name = 'TicksetTaskTimeoutError';
-}
+export type { Task, TaskHandlerOptions, TaskOutcome } from './types.js';
 
 let engineFromEnv: Promise<Engine> | undefined;
 function defaultEngine(): Promise<Engine> {
   engineFromEnv ??= Scheduler.fromEnv().then((s) => s.engine);
   return engineFromEnv;
-}
-
-/** What `fn` receives as its context outside Lambda: the time left before its timeout. */
-class LocalContext {
-  readonly #timeoutMs: number;
-  readonly #start: number;
-  constructor(timeoutMs: number, start: number) {
-    this.#timeoutMs = timeoutMs;
-    this.#start = start;
-  }
-  getRemainingTimeInMillis(): number {
-    return Math.max(1, this.#timeoutMs - (Date.now() - this.#start));
-  }
 }
 
 /** What one delivery is about: passed to the wrapper's helpers instead of closures made per task. */
@@ -139,37 +81,6 @@ export function taskHandler<R = unknown, P = JsonValue>(
   function executionsFor(engine: Engine): Executions {
     if (bound?.engine !== engine) bound = { engine, executions: executionsOf(engine) };
     return bound.executions;
-  }
-
-  /**
-   * Runs `fn`. Past `timeoutMs` it rejects with TaskTimeoutError and leaves the call, still running, in
-   * `late.promise`: its ack is attached only once the failure is recorded, so it can never reach Redis first.
-   */
-  function run(task: Task<P>, context: Context, late: { promise?: Promise<unknown> }): Promise<R> {
-    let promise: Promise<R>;
-    try {
-      promise = Promise.resolve(fn(task, context));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (timeoutMs === undefined) return promise;
-    return new Promise<R>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        promise.catch(ignore);
-        late.promise = promise;
-        reject(new TaskTimeoutError(`handler did not finish within ${timeoutMs} ms`));
-      }, timeoutMs);
-      promise.then(
-        (result) => {
-          clearTimeout(timer);
-          resolve(result);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
   }
 
   /**
@@ -313,11 +224,8 @@ export function taskHandler<R = unknown, P = JsonValue>(
     let result: R;
     let record: string;
     try {
-      result = await run(
-        task,
-        context ?? (new LocalContext(timeoutMs ?? 60_000, started) as unknown as Context),
-        late,
-      );
+      const fnContext = contextFor(context, timeoutMs ?? 60_000, started);
+      result = await runWithTimeout(() => fn(task, fnContext), timeoutMs, late);
       record = completedRecord(recordExpiry(Date.now(), ttl), result);
     } catch (error) {
       const outcome = await failed(d, error, recordKey);
