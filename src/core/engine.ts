@@ -119,6 +119,11 @@ export function decodeClaim(raw: RawClaim): ClaimResult {
 export type TaskRef = Pick<TaskEventDetail, 'id' | 'handler' | 'shard' | 'claimToken'>;
 
 export type AckOutcome = 'acked' | 'stale' | 'missing';
+/** What `beginExecutions` found for one idempotency record. */
+export type BeginOutcome =
+  | { readonly status: 'started' }
+  | { readonly status: 'running' }
+  | { readonly status: 'completed'; readonly record: string };
 export interface FailOutcome {
   readonly outcome: 'retry' | 'dead' | 'stale' | 'missing';
   readonly attempt: number;
@@ -450,6 +455,60 @@ export class Engine {
       [ref.id, ref.claimToken],
     );
     return code === 1 ? 'acked' : code === -2 ? 'stale' : 'missing';
+  }
+
+  /**
+   * Starts executions: writes each idempotency record "in progress" (`idempotency-begin.lua`), all records
+   * of one shard in one call. Per record: `started`, `running` (another execution holds it), or the
+   * stored COMPLETED record.
+   */
+  async beginExecutions(
+    shard: number,
+    records: ReadonlyArray<{ readonly key: string; readonly inProgress: string }>,
+    now: number,
+    ttlSeconds: number,
+  ): Promise<BeginOutcome[]> {
+    this.keys(shard);
+    const keys: string[] = [];
+    const args: Array<string | number> = [now, ttlSeconds];
+    for (const r of records) {
+      keys.push(r.key);
+      args.push(r.inProgress);
+    }
+    const reply = await runScript<Array<number | string>>(this.redis, LUA.idempotencyBegin, keys, args);
+    return reply.map((r) =>
+      r === 1
+        ? { status: 'started' }
+        : r === 2
+          ? { status: 'running' }
+          : { status: 'completed', record: String(r) },
+    );
+  }
+
+  /**
+   * Records finished executions and acks their claims (`complete.lua`): one call for tasks of one handler
+   * in one shard. Each ack is fenced by its own claim token; `record` `''` acks without writing a record.
+   */
+  async completeExecutions(
+    shard: number,
+    handler: string,
+    tasks: ReadonlyArray<{
+      readonly id: string;
+      readonly claimToken: string;
+      readonly recordKey: string;
+      readonly record: string;
+    }>,
+    ttlSeconds: number,
+  ): Promise<AckOutcome[]> {
+    const k = this.keys(shard);
+    const keys = [k.jobs, k.state, k.keys, k.prio, k.inflight(handler)];
+    const args: Array<string | number> = [ttlSeconds];
+    for (const t of tasks) {
+      keys.push(t.recordKey);
+      args.push(t.id, t.claimToken, t.record);
+    }
+    const reply = await runScript<number[]>(this.redis, LUA.complete, keys, args);
+    return reply.map((code) => (code === 1 ? 'acked' : code === -2 ? 'stale' : 'missing'));
   }
 
   /** Records a failed attempt: retry after the job's backoff, or dead once its attempts are used up. */

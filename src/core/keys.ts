@@ -33,6 +33,12 @@ export interface ShardKeys {
   readonly handlerCodes: string;
   /** HASH handler code → handler name: the reverse of `handlerCodes`. */
   readonly handlerNames: string;
+  /**
+   * Prefix of the handler wrapper's idempotency records of this shard's tasks: a record is the STRING
+   * `<prefix>#<md5 of the idempotency key>` (Powertools' key and JSON), in the shard's slot, so that one
+   * script can write a record and ack its claim.
+   */
+  readonly idempotencyPrefix: string;
   /** ZSET id → due ms, per handler: scheduled and retrying jobs. */
   delayed(handler: string): string;
   /** ZSET id → rank (due ms − priority × aging step), per handler: due jobs waiting for a claim. */
@@ -53,10 +59,11 @@ export interface GlobalKeys {
   /** Pub/sub channel a producer publishes to when it schedules a job earlier than the queue head. */
   readonly wakeChannel: string;
   /**
-   * Prefix of the handler wrapper's idempotency records (`<prefix>#<md5 of the idempotency key>`). It has
-   * no hash tag on purpose: records are independent keys, so a cluster spreads them over all slots.
+   * Prefix of the idempotency records written before records moved into their shard's slot
+   * (`ShardKeys.idempotencyPrefix`): `<prefix>#<md5 of the idempotency key>`, no hash tag. Read only, by the
+   * wrapper's legacy lookup (see ARCHITECTURE.md, "Upgrading").
    */
-  readonly idempotencyPrefix: string;
+  readonly legacyIdempotencyPrefix: string;
 }
 
 /** The stored format `schedule.lua` writes (format 1 is still read; see `codec.ts`). */
@@ -90,6 +97,7 @@ export function shardKeys(namespace: string, shard: number): ShardKeys {
     meta: `${tag}:meta`,
     handlerCodes: `${tag}:hcodes`,
     handlerNames: `${tag}:hnames`,
+    idempotencyPrefix: `${tag}:idem`,
     delayed: (handler) => `${tag}:delayed:${handler}`,
     ready: (handler) => `${tag}:ready:${handler}`,
     inflight: (handler) => `${tag}:inflight:${handler}`,
@@ -104,7 +112,7 @@ export function globalKeys(namespace: string): GlobalKeys {
     heartbeat: `${tag}:heartbeat`,
     paused: `${tag}:paused`,
     wakeChannel: `${tag}:wake`,
-    idempotencyPrefix: `tickset-idem:${namespace}`,
+    legacyIdempotencyPrefix: `tickset-idem:${namespace}`,
   };
 }
 

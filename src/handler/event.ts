@@ -17,6 +17,25 @@ const detailSchema = z.object({
   leaseUntil: z.number(),
 });
 
+/**
+ * Marks an event that the local publisher built in this process from a claim reply: its `detail` is the
+ * engine's own object, so the wrapper does not validate it again. A Symbol never survives serialisation, so
+ * an event that came through EventBridge (or any JSON) can never carry the mark and is always validated.
+ */
+const LOCAL_EVENT = Symbol('tickset.localEvent');
+
+export function markLocalEvent<T extends { readonly detail: TaskEventDetail }>(event: T): T {
+  (event as Record<symbol, unknown>)[LOCAL_EVENT] = true;
+  return event;
+}
+
+/** The detail of an event marked by `markLocalEvent`, or undefined for any other event. */
+export function localEventDetail(event: unknown): TaskEventDetail | undefined {
+  if (typeof event === 'object' && event !== null && (event as Record<symbol, unknown>)[LOCAL_EVENT] === true)
+    return (event as { detail: TaskEventDetail }).detail;
+  return undefined;
+}
+
 /** Accepts an EventBridge event (`{ detail: … }`) or a bare task detail. Throws MalformedEventError. */
 export function parseTaskEvent(event: unknown): TaskEventDetail {
   if (typeof event !== 'object' || event === null)

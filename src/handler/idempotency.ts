@@ -1,6 +1,8 @@
 /**
- * Idempotency through Powertools' cache persistence layer, with a small adapter: Powertools calls
- * `set(key, value, { EX, NX })` (node-redis style) and ioredis takes positional arguments.
+ * An ioredis adapter for Powertools' cache persistence layer: Powertools calls `set(key, value, { EX, NX })`
+ * (node-redis style) and ioredis takes positional arguments. `taskHandler` no longer goes through it (it
+ * writes the same records itself, batched, see `executions.ts`); it stays exported for handlers that use
+ * Powertools' `makeIdempotent` directly on the same Redis, and for reading tickset's records with Powertools.
  *
  * Two writes are made conditional, so that a COMPLETED record is never lost (DESIGN §5: once it exists the
  * user function never runs again for that key). Powertools takes an orphaned in-progress record over with

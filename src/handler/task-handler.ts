@@ -1,74 +1,45 @@
 /**
  * `taskHandler(fn)`: the wrapper every handler Lambda (and the local runtime) runs a task through.
  *
- *   validate event → dedupe on idempotencyKey (Powertools idempotency, Redis) → fn(task) → ack | fail
+ *   validate event → record "in progress" on idempotencyKey → fn(task) → record "completed" + ack | fail
  *
- * Ack and fail carry the claim token, so a late ack from an expired lease is rejected. After a failure is
- * recorded the wrapper returns normally: tickset owns retries (Lambda's own are off) and emits a metric.
+ * The idempotency records are Powertools' (same key and JSON, see `executions.ts`), in the task's shard
+ * slot. "In progress" and "completed + ack" are each one Lua call for all the tasks of one event-loop turn
+ * (`turn-batcher.ts`): a batch of one in a Lambda, of up to the concurrency locally; the same code path.
+ * Record and ack land in one script, so there is no window between them.
  *
- * The one window the wrapper cannot close: a crash after `fn`'s side effect and before the idempotency
+ * Acks carry the claim token, so a late ack from an expired lease is rejected. After a failure is recorded
+ * the wrapper returns normally: tickset owns retries (Lambda's own are off) and emits a metric.
+ *
+ * The one window the wrapper cannot close: a crash after `fn`'s side effect and before the completed
  * record is saved lets a redelivery run `fn` again. Write effects keyed by `task.idempotencyKey` (or in
  * the same transaction as your own record) to make them exactly-once.
  */
-import {
-  IdempotencyAlreadyInProgressError,
-  IdempotencyConfig,
-  makeIdempotent,
-} from '@aws-lambda-powertools/idempotency';
-import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
 import type { Context } from 'aws-lambda';
 import { Scheduler } from '../client/scheduler.js';
 import { ENV, METRICS } from '../config/env.js';
-import type { Engine } from '../core/engine.js';
+import type { AckOutcome, BeginOutcome, Engine } from '../core/engine.js';
+import { runScript } from '../core/script.js';
+import { LUA } from '../core/scripts.generated.js';
 import type { JsonValue, TaskEventDetail } from '../core/types.js';
-import { MalformedEventError, TicksetError } from '../errors.js';
+import { MalformedEventError } from '../errors.js';
 import { createLogger, type TicksetLogger } from '../observability/logger.js';
 import { type MetricsSink, PowertoolsMetricsSink } from '../observability/metrics.js';
-import { parseTaskEvent } from './event.js';
-import { ioredisCacheClient } from './idempotency.js';
+import { localEventDetail, parseTaskEvent } from './event.js';
+import {
+  completedRecord,
+  type Executions,
+  executionsOf,
+  inProgressRecord,
+  recordExpiry,
+  recordKeyOf,
+  recordState,
+  storedResult,
+} from './executions.js';
+import { contextFor, runWithTimeout, TaskTimeoutError } from './timeout.js';
+import type { Task, TaskHandlerOptions, TaskOutcome } from './types.js';
 
-/** What a handler function receives. */
-export interface Task<P = JsonValue> {
-  readonly id: string;
-  readonly handler: string;
-  readonly payload: P;
-  /** 1 on the first delivery of this occurrence. */
-  readonly attempt: number;
-  /** Same on every delivery of this occurrence: key your side effects by it. */
-  readonly idempotencyKey: string;
-  readonly scheduledFor: Date;
-}
-
-export type TaskOutcome<R> =
-  | { readonly status: 'succeeded'; readonly result: R }
-  | { readonly status: 'duplicate'; readonly result: R }
-  | { readonly status: 'in-progress' }
-  | { readonly status: 'retrying'; readonly attempt: number; readonly retryAt: number }
-  | { readonly status: 'dead'; readonly attempt: number; readonly reason: string }
-  | { readonly status: 'stale' };
-
-export interface TaskHandlerOptions {
-  /** The engine to ack / fail through. @default - built once per container from the environment (Scheduler.fromEnv) */
-  readonly engine?: Engine | (() => Promise<Engine>);
-  /** The handler name this function serves; events naming another are dead-lettered. @default - any */
-  readonly handler?: string;
-  /** Idempotency record lifetime in seconds (TICKSET_IDEMPOTENCY_TTL_SECONDS). @default 604800 (7 days) */
-  readonly idempotencyTtlSeconds?: number;
-  /** Fail the attempt (reason `timeout`) after this long. @default - the Lambda's remaining time decides */
-  readonly timeoutMs?: number;
-  /** Include payloads in logs (TICKSET_LOG_PAYLOADS). @default false */
-  readonly logPayloads?: boolean;
-  /** @default - Powertools Logger, service `tickset-handler` */
-  readonly logger?: TicksetLogger;
-  /** @default - Powertools Metrics (EMF), flushed after every event */
-  readonly metrics?: MetricsSink;
-  /** Clock, for tests. @default Date.now */
-  readonly now?: () => number;
-}
-
-class TaskTimeoutError extends TicksetError {
-  override readonly name = 'TicksetTaskTimeoutError';
-}
+export type { Task, TaskHandlerOptions, TaskOutcome } from './types.js';
 
 let engineFromEnv: Promise<Engine> | undefined;
 function defaultEngine(): Promise<Engine> {
@@ -76,9 +47,17 @@ function defaultEngine(): Promise<Engine> {
   return engineFromEnv;
 }
 
-function fakeContext(timeoutMs: number, start: number): Pick<Context, 'getRemainingTimeInMillis'> {
-  return { getRemainingTimeInMillis: () => Math.max(1, timeoutMs - (Date.now() - start)) };
+/** What one delivery is about: passed to the wrapper's helpers instead of closures made per task. */
+interface Delivery {
+  readonly engine: Engine;
+  readonly detail: TaskEventDetail;
+  /** `detail.scheduledFor`, parsed once. */
+  readonly due: number;
+  /** Log attributes. */
+  readonly base: { id: string; handler: string; attempt: number; idempotencyKey: string };
 }
+
+const ignore = (): undefined => undefined;
 
 /** Wraps `fn` as a Lambda handler for tickset task events. */
 export function taskHandler<R = unknown, P = JsonValue>(
@@ -88,78 +67,230 @@ export function taskHandler<R = unknown, P = JsonValue>(
   const now = options.now ?? Date.now;
   const logPayloads = options.logPayloads ?? process.env[ENV.logPayloads] === 'true';
   const ttl = options.idempotencyTtlSeconds ?? Number(process.env[ENV.idempotencyTtlSeconds] ?? 604_800);
-  let logger: TicksetLogger | undefined = options.logger;
-  let idempotent: ((key: string, context: unknown, task: Task<P>) => Promise<R>) | undefined;
-  let metrics: MetricsSink | undefined = options.metrics;
-  const ran = new WeakSet<object>();
+  const legacyRecords = options.legacyRecords ?? true;
+  const timeoutMs = options.timeoutMs;
+  let log: TicksetLogger | undefined = options.logger;
+  let sink: MetricsSink | undefined = options.metrics;
+  let bound: { engine: Engine; executions: Executions } | undefined;
 
   async function resolveEngine(): Promise<Engine> {
     if (typeof options.engine === 'function') return options.engine();
     return options.engine ?? defaultEngine();
   }
 
-  function setup(engine: Engine): NonNullable<typeof idempotent> {
-    if (idempotent) return idempotent;
-    const persistenceStore = new CachePersistenceLayer({ client: ioredisCacheClient(engine.redis) });
-    // Powertools hashes the first argument: the idempotency key itself, so the record key is
-    // `<prefix>#md5(JSON.stringify(key))`, exactly what `eventKeyJmesPath: 'idempotencyKey'` on the task gave,
-    // without building a JMESPath interpreter twice per task. The context (second argument) sets the
-    // in-progress expiry; the task rides along as the third.
-    const config = new IdempotencyConfig({ expiresAfterSeconds: ttl, throwOnNoIdempotencyKey: true });
-    idempotent = makeIdempotent(
-      async (_key: string, context: unknown, task: Task<P>): Promise<R> => {
-        ran.add(task);
-        return await runWithTimeout(() => fn(task, context as Context), task);
-      },
-      { persistenceStore, config, keyPrefix: engine.global.idempotencyPrefix },
-    ) as unknown as (key: string, context: unknown, task: Task<P>) => Promise<R>;
-    return idempotent;
+  function executionsFor(engine: Engine): Executions {
+    if (bound?.engine !== engine) bound = { engine, executions: executionsOf(engine) };
+    return bound.executions;
   }
 
-  const lateHandlers = new WeakMap<object, (late: Promise<unknown>) => void>();
-  async function runWithTimeout(call: () => Promise<R> | R, task: Task<P>): Promise<R> {
-    const promise = Promise.resolve().then(call);
-    if (options.timeoutMs === undefined) return promise;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new TaskTimeoutError(`handler did not finish within ${options.timeoutMs} ms`)),
-        options.timeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([promise, timeout]);
-    } catch (error) {
-      if (error instanceof TaskTimeoutError) lateHandlers.get(task)?.(promise);
-      throw error;
-    } finally {
-      clearTimeout(timer);
+  /**
+   * Deletes this execution's in-progress record, so that a retry can run. A COMPLETED record is never
+   * deleted (another execution may have completed it meanwhile). A store error here leaves the record in
+   * progress: a retry takes it over once its in-progress expiry passes.
+   */
+  async function releaseRecord(d: Delivery, recordKey: string): Promise<void> {
+    await runScript(d.engine.redis, LUA.idempotencyRelease, [recordKey], []).catch(ignore);
+  }
+
+  /** Releases the record (when this execution holds it), then records the failed attempt. */
+  async function failed(d: Delivery, error: unknown, recordKey: string | undefined): Promise<TaskOutcome<R>> {
+    const reason = error instanceof TaskTimeoutError ? 'timeout' : 'error';
+    const message = error instanceof Error ? error.message : String(error);
+    if (recordKey !== undefined) await releaseRecord(d, recordKey);
+    const out = await d.engine.fail(d.detail, { reason, message }, now());
+    sink!.count(METRICS.failed);
+    if (out.outcome === 'retry') {
+      sink!.count(METRICS.retried);
+      log!.warn('task failed; retry scheduled', { ...d.base, reason, error: message, retryAt: out.retryAt });
+      return { status: 'retrying', attempt: out.attempt, retryAt: out.retryAt! };
     }
+    if (out.outcome === 'dead') {
+      sink!.count(METRICS.deadLettered);
+      log!.error('task failed; dead-lettered', { ...d.base, reason, error: message });
+      return { status: 'dead', attempt: out.attempt, reason };
+    }
+    sink!.count(METRICS.lateAckRejected);
+    log!.warn('failure not recorded: the claim is stale', { ...d.base, outcome: out.outcome });
+    return { status: 'stale' };
+  }
+
+  /**
+   * A delivery whose function already ran for this key: ack its claim, return the stored result. `record`
+   * (a COMPLETED record found under the earlier prefix) is copied to the record key in the same call.
+   */
+  async function duplicate(d: Delivery, result: R, recordKey: string, record = ''): Promise<TaskOutcome<R>> {
+    const ack = await executionsFor(d.engine).complete.add({
+      shard: d.detail.shard,
+      handler: d.detail.handler,
+      ttlSeconds: ttl,
+      id: d.detail.id,
+      claimToken: d.detail.claimToken,
+      recordKey,
+      record,
+    });
+    // The stored result stands whatever this claim's ack says (a redelivery of an acked task finds it
+    // gone; a newer claim gets its own duplicate and acks).
+    if (ack === 'acked') sink!.count(METRICS.succeeded);
+    log!.info('duplicate delivery: stored result returned', { ...d.base, ack });
+    return { status: 'duplicate', result };
+  }
+
+  /** The ack of a call that finished after its timeout was recorded: rejected, since the claim is gone. */
+  function ackLate(d: Delivery, promise: Promise<unknown>): void {
+    promise
+      .then(async () => {
+        const ack = await d.engine.ack(d.detail);
+        if (ack !== 'acked') {
+          sink!.count(METRICS.lateAckRejected);
+          log!.warn('late ack rejected after a timeout', { ...d.base, outcome: ack });
+        }
+      })
+      // A late failure changes nothing; a store error here leaves the job to its lease.
+      .catch(ignore);
+  }
+
+  async function handle(
+    d: Delivery,
+    local: boolean,
+    context: Context | undefined,
+    started: number,
+  ): Promise<TaskOutcome<R>> {
+    const { engine, detail, base } = d;
+    if (options.handler !== undefined && detail.handler !== options.handler) {
+      const out = await engine.fail(
+        detail,
+        {
+          reason: 'unknown-handler',
+          message: `delivered to "${options.handler}", which does not handle "${detail.handler}"`,
+        },
+        now(),
+        { retry: false },
+      );
+      sink!.count(METRICS.deadLettered);
+      log!.error('task dead-lettered: unknown handler', base);
+      return out.outcome === 'dead'
+        ? { status: 'dead', attempt: out.attempt, reason: 'unknown-handler' }
+        : { status: 'stale' };
+    }
+    const executions = executionsFor(engine);
+    const recordKey = recordKeyOf(engine.keys(detail.shard).idempotencyPrefix, detail.idempotencyKey);
+
+    // 1. Record "in progress" (one script call with the other tasks of this turn), unless the function
+    //    already ran for this key (its stored result is returned) or is running elsewhere (skipped).
+    //    Records written before they moved into the shard's slot are looked up alongside, in parallel
+    //    (ARCHITECTURE.md, "Upgrading"); only a redelivery can find one, since a first delivery built in
+    //    this process was claimed after the upgrade.
+    const wallNow = Date.now();
+    const runFor = context ? context.getRemainingTimeInMillis() : (timeoutMs ?? 60_000);
+    const legacyKey =
+      legacyRecords && (detail.attempt > 1 || !local)
+        ? recordKeyOf(engine.global.legacyIdempotencyPrefix, detail.idempotencyKey)
+        : undefined;
+    let begun: BeginOutcome;
+    let legacy: string | null = null;
+    try {
+      const beginning = executions.begin.add({
+        shard: detail.shard,
+        ttlSeconds: ttl,
+        key: recordKey,
+        inProgress: inProgressRecord(recordExpiry(wallNow, ttl), wallNow + runFor),
+      });
+      if (legacyKey === undefined) begun = await beginning;
+      else [begun, legacy] = await Promise.all([beginning, engine.redis.get(legacyKey)]);
+    } catch (error) {
+      // The function has not run. A record this step may have written stays in progress until its
+      // in-progress expiry, exactly as after a crash here.
+      return await failed(d, error, undefined);
+    }
+    if (begun.status === 'completed') return await duplicate(d, storedResult(begun.record) as R, recordKey);
+    const earlier = legacy === null ? 'none' : recordState(legacy, Date.now());
+    if (earlier === 'completed') return await duplicate(d, storedResult(legacy!) as R, recordKey, legacy!);
+    if (begun.status === 'running' || earlier === 'running') {
+      if (begun.status === 'started') await releaseRecord(d, recordKey);
+      log!.info('duplicate delivery while the first is running: skipped', base);
+      return { status: 'in-progress' };
+    }
+
+    // 2. Run the function.
+    const task: Task<P> = {
+      id: detail.id,
+      handler: detail.handler,
+      payload: detail.payload as P,
+      attempt: detail.attempt,
+      idempotencyKey: detail.idempotencyKey,
+      scheduledFor: new Date(d.due),
+    };
+    const late: { promise?: Promise<unknown> } = {};
+    let result: R;
+    let record: string;
+    try {
+      const fnContext = contextFor(context, timeoutMs ?? 60_000, started);
+      result = await runWithTimeout(() => fn(task, fnContext), timeoutMs, late);
+      record = completedRecord(recordExpiry(Date.now(), ttl), result);
+    } catch (error) {
+      const outcome = await failed(d, error, recordKey);
+      if (late.promise) ackLate(d, late.promise);
+      return outcome;
+    }
+
+    // 3. Record "completed" and ack, in one script (one call with the other tasks of this turn).
+    let ack: AckOutcome;
+    try {
+      ack = await executions.complete.add({
+        shard: detail.shard,
+        handler: detail.handler,
+        ttlSeconds: ttl,
+        id: detail.id,
+        claimToken: detail.claimToken,
+        recordKey,
+        record,
+      });
+    } catch (error) {
+      // The batch failed as a whole, so this task's record and ack may not have been written: the attempt
+      // fails (when Redis is still away, that throws and the claim is left to its lease). The record stays
+      // in progress until its in-progress expiry, exactly as after a crash at this line.
+      return await failed(d, error, undefined);
+    }
+    if (ack !== 'acked') {
+      sink!.count(METRICS.lateAckRejected);
+      log!.warn('ack rejected: the claim is stale', { ...base, outcome: ack });
+      return { status: 'stale' };
+    }
+    sink!.count(METRICS.succeeded);
+    log!.info('task succeeded', base);
+    return { status: 'succeeded', result };
   }
 
   return async (event: unknown, context?: Context): Promise<TaskOutcome<R>> => {
-    logger ??= createLogger('tickset-handler');
-    metrics ??= new PowertoolsMetricsSink(process.env[ENV.namespace] ?? 'tickset', {
+    log ??= createLogger('tickset-handler');
+    sink ??= new PowertoolsMetricsSink(process.env[ENV.namespace] ?? 'tickset', {
       serviceName: 'tickset-handler',
     });
-    const log = logger;
-    const sink = metrics;
-    let detail: TaskEventDetail;
-    try {
-      detail = parseTaskEvent(event);
-    } catch (error) {
-      log.error('malformed task event', { error: (error as Error).message });
-      throw error;
+    // An event the local publisher built from a claim reply is the engine's own object: not validated again.
+    let detail = localEventDetail(event);
+    const local = detail !== undefined;
+    if (detail === undefined) {
+      try {
+        detail = parseTaskEvent(event);
+      } catch (error) {
+        log.error('malformed task event', { error: (error as Error).message });
+        throw error;
+      }
     }
     const engine = await resolveEngine();
-    if (detail.namespace !== engine.namespace) {
-      const error = new MalformedEventError(
-        'detail.namespace',
-        `this handler's namespace "${engine.namespace}"`,
-        detail.namespace,
-      );
-      log.error('malformed task event', { error: error.message });
-      throw error;
+    const misfit =
+      detail.namespace !== engine.namespace
+        ? new MalformedEventError(
+            'detail.namespace',
+            `this handler's namespace "${engine.namespace}"`,
+            detail.namespace,
+          )
+        : detail.shard >= engine.shards
+          ? new MalformedEventError('detail.shard', `a shard from 0 to ${engine.shards - 1}`, detail.shard)
+          : undefined;
+    if (misfit) {
+      log.error('malformed task event', { error: misfit.message });
+      throw misfit;
     }
     const started = now();
     const base = {
@@ -170,100 +301,10 @@ export function taskHandler<R = unknown, P = JsonValue>(
     };
     log.info('task started', logPayloads ? { ...base, payload: detail.payload } : base);
     // Due → handler start, first deliveries only (a retry's lag would include its backoff).
-    if (detail.attempt === 1)
-      sink.durationMs(METRICS.handlerStartLagMs, started - Date.parse(detail.scheduledFor));
+    const due = Date.parse(detail.scheduledFor);
+    if (detail.attempt === 1) sink.durationMs(METRICS.handlerStartLagMs, started - due);
     try {
-      if (options.handler !== undefined && detail.handler !== options.handler) {
-        const out = await engine.fail(
-          detail,
-          {
-            reason: 'unknown-handler',
-            message: `delivered to "${options.handler}", which does not handle "${detail.handler}"`,
-          },
-          now(),
-          { retry: false },
-        );
-        sink.count(METRICS.deadLettered);
-        log.error('task dead-lettered: unknown handler', base);
-        return out.outcome === 'dead'
-          ? { status: 'dead', attempt: out.attempt, reason: 'unknown-handler' }
-          : { status: 'stale' };
-      }
-      const task: Task<P> = {
-        id: detail.id,
-        handler: detail.handler,
-        payload: detail.payload as P,
-        attempt: detail.attempt,
-        idempotencyKey: detail.idempotencyKey,
-        scheduledFor: new Date(detail.scheduledFor),
-      };
-      const run = setup(engine);
-      // A timed-out call may still complete. Its ack is attached only once the failure is recorded (below),
-      // so it can never reach Redis first: a completion racing the timeout would otherwise ack the job.
-      let late: Promise<unknown> | undefined;
-      lateHandlers.set(task, (promise) => {
-        promise.catch(() => undefined);
-        late = promise;
-      });
-      const ackLate = (promise: Promise<unknown>): void => {
-        promise
-          .then(async () => {
-            const ack = await engine.ack(detail);
-            if (ack !== 'acked') {
-              sink.count(METRICS.lateAckRejected);
-              log.warn('late ack rejected after a timeout', { ...base, outcome: ack });
-            }
-          })
-          // A late failure changes nothing; a store error here leaves the job to its lease.
-          .catch(() => undefined);
-      };
-      const lambdaContext = context ?? fakeContext(options.timeoutMs ?? 60_000, started);
-      let result: R;
-      try {
-        result = await run(task.idempotencyKey, lambdaContext, task);
-      } catch (error) {
-        if (error instanceof IdempotencyAlreadyInProgressError) {
-          log.info('duplicate delivery while the first is running: skipped', base);
-          return { status: 'in-progress' };
-        }
-        const cause = (error as { cause?: unknown }).cause;
-        const original = error instanceof TaskTimeoutError || !(cause instanceof Error) ? error : cause;
-        const reason = original instanceof TaskTimeoutError ? 'timeout' : 'error';
-        const message = original instanceof Error ? original.message : String(original);
-        const out = await engine.fail(detail, { reason, message }, now());
-        if (late) ackLate(late);
-        sink.count(METRICS.failed);
-        if (out.outcome === 'retry') {
-          sink.count(METRICS.retried);
-          log.warn('task failed; retry scheduled', { ...base, reason, error: message, retryAt: out.retryAt });
-          return { status: 'retrying', attempt: out.attempt, retryAt: out.retryAt! };
-        }
-        if (out.outcome === 'dead') {
-          sink.count(METRICS.deadLettered);
-          log.error('task failed; dead-lettered', { ...base, reason, error: message });
-          return { status: 'dead', attempt: out.attempt, reason };
-        }
-        sink.count(METRICS.lateAckRejected);
-        log.warn('failure not recorded: the claim is stale', { ...base, outcome: out.outcome });
-        return { status: 'stale' };
-      }
-      const duplicate = !ran.has(task);
-      const ack = await engine.ack(detail);
-      if (duplicate) {
-        // The function already ran for this key: its stored result stands whatever this claim's ack says
-        // (a redelivery of an acked task finds it gone; a newer claim gets its own duplicate and acks).
-        if (ack === 'acked') sink.count(METRICS.succeeded);
-        log.info('duplicate delivery: stored result returned', { ...base, ack });
-        return { status: 'duplicate', result };
-      }
-      if (ack !== 'acked') {
-        sink.count(METRICS.lateAckRejected);
-        log.warn('ack rejected: the claim is stale', { ...base, outcome: ack });
-        return { status: 'stale' };
-      }
-      sink.count(METRICS.succeeded);
-      log.info('task succeeded', base);
-      return { status: 'succeeded', result };
+      return await handle({ engine, detail, due, base }, local, context, started);
     } finally {
       sink.flush();
     }

@@ -5,6 +5,7 @@
 import { DEFAULTS } from '../config/env.js';
 import type { Engine } from '../core/engine.js';
 import type { Publisher, PublishResult, TaskEventDetail } from '../core/types.js';
+import { markLocalEvent } from '../handler/event.js';
 import type { TaskOutcome } from '../handler/task-handler.js';
 
 export type WrappedHandler = (event: unknown) => Promise<TaskOutcome<unknown>>;
@@ -28,6 +29,8 @@ export class LocalPublisher implements Publisher {
   #running = 0;
   #idle: Array<() => void> = [];
   #closed = false;
+  #isoMs = -1;
+  #iso = '';
 
   constructor(options: LocalPublisherOptions) {
     this.#o = options;
@@ -63,14 +66,15 @@ export class LocalPublisher implements Publisher {
 
   async #run(task: TaskEventDetail): Promise<void> {
     const handler = this.#o.handlers.get(task.handler);
-    const event = {
+    // Marked as built here from a claim reply: the wrapper does not validate it again.
+    const event = markLocalEvent({
       version: '0',
       id: `${task.id}:${task.claimToken}`,
       'detail-type': DEFAULTS.eventDetailType,
       source: DEFAULTS.eventSource,
-      time: new Date().toISOString(),
+      time: this.#isoNow(),
       detail: task,
-    };
+    });
     try {
       if (!handler) throw new Error(`no local handler named "${task.handler}"`);
       // Evaluate first: `f?.(await x)` would skip the call *and* its argument when `f` is unset.
@@ -79,6 +83,16 @@ export class LocalPublisher implements Publisher {
     } catch (error) {
       this.#notify(task, { status: 'error', error });
     }
+  }
+
+  /** The event time, formatted once per millisecond rather than once per task. */
+  #isoNow(): string {
+    const now = Date.now();
+    if (now !== this.#isoMs) {
+      this.#isoMs = now;
+      this.#iso = new Date(now).toISOString();
+    }
+    return this.#iso;
   }
 
   /** A throwing `onOutcome` callback must not become an unhandled rejection. */

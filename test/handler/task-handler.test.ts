@@ -6,6 +6,8 @@
 import { Console } from 'node:console';
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
+import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +15,7 @@ import { Scheduler } from '../../src/client/scheduler.js';
 import { type AckOutcome, Engine, type FailOutcome, type TaskRef } from '../../src/core/engine.js';
 import type { TaskEventDetail } from '../../src/core/types.js';
 import { MalformedEventError } from '../../src/errors.js';
+import { ioredisCacheClient } from '../../src/handler/idempotency.js';
 import { type Task, taskHandler } from '../../src/handler/task-handler.js';
 import type { TicksetLogger } from '../../src/observability/logger.js';
 import { InMemoryMetrics } from '../../src/observability/metrics.js';
@@ -134,10 +137,18 @@ describe('duplicate deliveries', () => {
       result: { sent: task.idempotencyKey },
     });
     expect(runs).toBe(1);
-    // The record key is Powertools' `<prefix>#md5(JSON.stringify(idempotencyKey))`, the same as when the key
-    // was read from the task with JMESPath: records written by earlier versions still dedupe.
+    // The record key is Powertools' `<prefix>#md5(JSON.stringify(idempotencyKey))`, with the prefix of the
+    // task's shard (its hash tag), and the record is Powertools' own: its cache layer reads it back.
     const hash = createHash('md5').update(JSON.stringify(task.idempotencyKey)).digest('base64');
-    expect(await redis.exists(`tickset-idem:${engine.namespace}#${hash}`)).toBe(1);
+    expect(await redis.exists(`{${engine.namespace}:0}:idem#${hash}`)).toBe(1);
+    const powertools = new CachePersistenceLayer({ client: ioredisCacheClient(redis) });
+    powertools.configure({
+      config: new IdempotencyConfig({ eventKeyJmesPath: 'idempotencyKey' }),
+      keyPrefix: `{${engine.namespace}:0}:idem`,
+    });
+    const stored = await powertools.getRecord({ idempotencyKey: task.idempotencyKey });
+    expect(stored.getStatus()).toBe('COMPLETED');
+    expect(stored.getResponse()).toEqual({ sent: task.idempotencyKey });
     expect(metrics.get('TasksSucceeded')).toBe(1);
     expect(metrics.get('LateAckRejected')).toBe(0);
   });
@@ -320,6 +331,7 @@ describe('malformed events', () => {
     expect(runs).toBe(0);
     expect(await snapshotNamespace(redis, engine.namespace)).toEqual(before);
     expect(await redis.keys(`tickset-idem:${engine.namespace}*`)).toEqual([]);
+    expect(await redis.keys(`{${engine.namespace}:*}:idem#*`)).toEqual([]);
     expect((await scheduler.get(task.id))?.state).toBe('inflight');
     expect(calls.some((c) => c.level === 'error')).toBe(true);
     expect(JSON.stringify(calls)).not.toContain('hunter2');

@@ -14,22 +14,6 @@
   Returns:  1 acknowledged, -1 no such claimed job, -2 stale token
 ]]
 -- @include body.lua
+-- @include ack-claim.lua
 
-local id = ARGV[1]
-if not redis.call("ZSCORE", KEYS[5], id) then
-  if redis.call("HEXISTS", KEYS[1], id) == 1 then return -2 end
-  return -1
-end
-local _, token = parse_state(redis.call("HGET", KEYS[2], id))
-if token ~= ARGV[2] then return -2 end
-
-local body = redis.call("HGET", KEYS[1], id)
-if body then
-  local header = decode_body(body, id)
-  if header.k and redis.call("HGET", KEYS[3], header.k) == id then redis.call("HDEL", KEYS[3], header.k) end
-end
-redis.call("ZREM", KEYS[5], id)
-redis.call("HDEL", KEYS[2], id)
-redis.call("HDEL", KEYS[1], id)
-redis.call("HDEL", KEYS[4], id)
-return 1
+return ack_claims({ ARGV[1] }, { ARGV[2] }, true, true)[1]

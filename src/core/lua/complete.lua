@@ -1,0 +1,42 @@
+--[[
+  complete: records a batch of finished executions of one handler in one shard and acks their claims
+  (the handler wrapper's "completed" step, batched per event-loop turn). For each task, in order:
+  1. write its COMPLETED idempotency record, when given: the function ran, so the record is written
+     whatever the claim says (a stale claim's result still stands for the next delivery);
+  2. ack the claim as ack.lua does (the same checks and writes; the user-key and priority lookups are
+     skipped when the shard has none), fenced by the claim token: a stale or missing claim is
+     rejected and changes nothing, without affecting the other tasks of the batch.
+  Record and ack land together: no window between them.
+
+  KEYS[1]    jobs      HASH id -> packed body
+  KEYS[2]    state     HASH id -> "attempt|token|reason|error"
+  KEYS[3]    keys      HASH user key -> id
+  KEYS[4]    prio      HASH id -> priority
+  KEYS[5]    inflight  ZSET id -> lease deadline (of the handler)
+  KEYS[5+i]  idempotency record of task i   STRING JSON (Powertools' format)
+
+  ARGV[1]    TTL seconds of a record
+  ARGV[3i-1] id of task i
+  ARGV[3i]   claim token of task i
+  ARGV[3i+1] COMPLETED record of task i (JSON), or "" to ack only (a duplicate: the record exists)
+
+  Returns: one code per task: 1 acknowledged, -1 no such claimed job, -2 stale token
+]]
+-- @include body.lua
+-- @include ack-claim.lua
+
+local ttl = tonumber(ARGV[1])
+-- Checked once per batch: with no user keys (or no priorities) in the shard there is no mapping to remove,
+-- so the body is neither read nor decoded (and no HDEL on prio) for any task of the batch.
+local any_keys = redis.call("HLEN", KEYS[3]) > 0
+local any_prio = redis.call("HLEN", KEYS[4]) > 0
+
+local ids = {}
+local tokens = {}
+for i = 1, #KEYS - 5 do
+  local record = ARGV[3 * i + 1]
+  if record ~= "" then redis.call("SET", KEYS[5 + i], record, "EX", ttl) end
+  ids[i] = ARGV[3 * i - 1]
+  tokens[i] = ARGV[3 * i]
+end
+return ack_claims(ids, tokens, any_keys, any_prio)

@@ -1,0 +1,41 @@
+--[[
+  idempotency-begin: starts the executions of a batch of tasks of one shard (the handler wrapper's
+  "in progress" step, batched per event-loop turn). For each idempotency record: write it "in progress"
+  (SET NX), unless a record says the function already completed, or is running elsewhere. An orphan (an
+  in-progress record whose execution timed out, or an expired record) is taken over in the same step:
+  this script is atomic, so no lock is needed and a COMPLETED record is never overwritten.
+
+  Records are Powertools' cache-layer records, byte for byte: key `<prefix>#<md5 of the key>`, JSON
+  {"status", "expiration" (s), "in_progress_expiration" (ms), "data"} (Node builds the JSON).
+
+  KEYS[i]    idempotency record of task i   STRING JSON, with EX
+
+  ARGV[1]    now ms
+  ARGV[2]    TTL seconds of a record
+  ARGV[2+i]  the in-progress record of task i (JSON)
+
+  Returns: one entry per task: 1 started (record written), 2 running elsewhere (nothing written),
+           or the COMPLETED record (JSON string, nothing written)
+]]
+-- @include idempotency.lua
+
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local out = {}
+for i = 1, #KEYS do
+  if redis.call("SET", KEYS[i], ARGV[2 + i], "EX", ttl, "NX") then
+    out[i] = 1
+  else
+    local raw = redis.call("GET", KEYS[i])
+    local state = record_state(raw, now)
+    if state == "completed" then
+      out[i] = raw
+    elseif state == "running" then
+      out[i] = 2
+    else
+      redis.call("SET", KEYS[i], ARGV[2 + i], "EX", ttl)
+      out[i] = 1
+    end
+  end
+end
+return out

@@ -1,0 +1,128 @@
+/**
+ * The wrapper's idempotency records, and the two steps of an execution batched per event-loop turn:
+ *
+ *   begin     record "in progress" (or find it COMPLETED / running elsewhere)  idempotency-begin.lua
+ *   complete  record "completed" with the result, and ack the claim          complete.lua
+ *
+ * Records keep Powertools' cache-layer format byte for byte (its attribute names and statuses are taken
+ * from `@aws-lambda-powertools/idempotency`): key `<prefix>#base64(md5(JSON.stringify(idempotencyKey)))`,
+ * value `{"status","expiration","in_progress_expiration"}` / `{"status","expiration","data"}`. The prefix
+ * is the shard's (`{ns:s}:idem`), so a record shares its claim's cluster slot and one script writes both.
+ *
+ * One pair of batchers per engine: tasks of all wrappers on that engine share a batch per shard.
+ */
+import * as crypto from 'node:crypto';
+import {
+  PERSISTENCE_ATTRIBUTE_KEY_MAPPINGS as ATTR,
+  IdempotencyRecordStatus,
+} from '@aws-lambda-powertools/idempotency';
+import type { AckOutcome, BeginOutcome, Engine } from '../core/engine.js';
+import { TurnBatcher } from './turn-batcher.js';
+
+/** One-shot md5 where Node has `crypto.hash` (20.12+): no Hash object per call. */
+const md5Base64: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('md5', text, 'base64')
+    : (text) => crypto.createHash('md5').update(text).digest('base64');
+
+/** Powertools' record key for an idempotency key (`BasePersistenceLayer.getHashedIdempotencyKey`, md5). */
+export function recordKeyOf(prefix: string, idempotencyKey: string): string {
+  return `${prefix}#${md5Base64(JSON.stringify(idempotencyKey))}`;
+}
+
+/** Powertools' record expiry: seconds since the epoch (`getExpiryTimestamp`). */
+export function recordExpiry(now: number, ttlSeconds: number): number {
+  return Math.round(now / 1000 + ttlSeconds);
+}
+
+// The records' JSON, spelled out once so that a record is a string concatenation, not an object to
+// serialise: the same bytes as JSON.stringify of Powertools' items (pinned by test/handler/executions.test.ts).
+const IN_PROGRESS_OPEN = `{"${ATTR.statusAttr}":"${IdempotencyRecordStatus.INPROGRESS}","${ATTR.expiryAttr}":`;
+const IN_PROGRESS_UNTIL = `,"${ATTR.inProgressExpiryAttr}":`;
+const COMPLETED_OPEN = `{"${ATTR.statusAttr}":"${IdempotencyRecordStatus.COMPLETED}","${ATTR.expiryAttr}":`;
+const DATA = `,"${ATTR.dataAttr}":`;
+
+/** The JSON Powertools' `#putInProgressRecord` writes. */
+export function inProgressRecord(expiry: number, inProgressUntil: number): string {
+  return `${IN_PROGRESS_OPEN}${expiry}${IN_PROGRESS_UNTIL}${inProgressUntil}}`;
+}
+
+/**
+ * The JSON Powertools' `_updateRecord` writes: an `undefined` result (or a function) has no `data`.
+ * Throws when `result` cannot be serialised (a BigInt, a cycle).
+ */
+export function completedRecord(expiry: number, result: unknown): string {
+  const data = JSON.stringify(result) as string | undefined;
+  return data === undefined ? `${COMPLETED_OPEN}${expiry}}` : `${COMPLETED_OPEN}${expiry}${DATA}${data}}`;
+}
+
+/** The stored result of a COMPLETED record. */
+export function storedResult(record: string): unknown {
+  return (JSON.parse(record) as Record<string, unknown>)[ATTR.dataAttr];
+}
+
+export interface BeginItem {
+  readonly shard: number;
+  readonly ttlSeconds: number;
+  readonly key: string;
+  readonly inProgress: string;
+}
+
+export interface CompleteItem {
+  readonly shard: number;
+  readonly handler: string;
+  readonly ttlSeconds: number;
+  readonly id: string;
+  readonly claimToken: string;
+  readonly recordKey: string;
+  /** The COMPLETED record, or `''` to ack only. */
+  readonly record: string;
+}
+
+export interface Executions {
+  readonly begin: TurnBatcher<BeginItem, BeginItem, BeginOutcome>;
+  readonly complete: TurnBatcher<CompleteItem, CompleteItem, AckOutcome>;
+}
+
+const byEngine = new WeakMap<Engine, Executions>();
+
+/** The batchers of an engine (created on first use). */
+export function executionsOf(engine: Engine): Executions {
+  let executions = byEngine.get(engine);
+  if (!executions) {
+    executions = {
+      begin: new TurnBatcher<BeginItem, BeginItem, BeginOutcome>({
+        groupKey: (i) => `${i.shard}|${i.ttlSeconds}`,
+        group: (i) => i,
+        send: (first, items) => engine.beginExecutions(first.shard, items, Date.now(), first.ttlSeconds),
+      }),
+      complete: new TurnBatcher<CompleteItem, CompleteItem, AckOutcome>({
+        groupKey: (i) => `${i.shard}|${i.ttlSeconds}|${i.handler}`,
+        group: (i) => i,
+        send: (first, items) =>
+          engine.completeExecutions(first.shard, first.handler, items, first.ttlSeconds),
+      }),
+    };
+    byEngine.set(engine, executions);
+  }
+  return executions;
+}
+
+/** What an existing record says, with Powertools' rules (the same as `record_state` in idempotency.lua). */
+export function recordState(raw: string, now: number): 'completed' | 'running' | 'orphan' {
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(raw) as Record<string, unknown>;
+  } catch {
+    return 'orphan';
+  }
+  if (typeof record !== 'object' || record === null) return 'orphan';
+  const expiry = record[ATTR.expiryAttr];
+  if (typeof expiry === 'number' && now / 1000 > expiry) return 'orphan';
+  const status = record[ATTR.statusAttr];
+  if (status === IdempotencyRecordStatus.COMPLETED) return 'completed';
+  const runningUntil = record[ATTR.inProgressExpiryAttr];
+  if (status === IdempotencyRecordStatus.INPROGRESS && typeof runningUntil === 'number' && runningUntil > now)
+    return 'running';
+  return 'orphan';
+}

@@ -1,0 +1,50 @@
+/** The public types of `taskHandler`: what a function receives, what a delivery ends as, the options. */
+import type { Engine } from '../core/engine.js';
+import type { JsonValue } from '../core/types.js';
+import type { TicksetLogger } from '../observability/logger.js';
+import type { MetricsSink } from '../observability/metrics.js';
+
+/** What a handler function receives. */
+export interface Task<P = JsonValue> {
+  readonly id: string;
+  readonly handler: string;
+  readonly payload: P;
+  /** 1 on the first delivery of this occurrence. */
+  readonly attempt: number;
+  /** Same on every delivery of this occurrence: key your side effects by it. */
+  readonly idempotencyKey: string;
+  readonly scheduledFor: Date;
+}
+
+export type TaskOutcome<R> =
+  | { readonly status: 'succeeded'; readonly result: R }
+  | { readonly status: 'duplicate'; readonly result: R }
+  | { readonly status: 'in-progress' }
+  | { readonly status: 'retrying'; readonly attempt: number; readonly retryAt: number }
+  | { readonly status: 'dead'; readonly attempt: number; readonly reason: string }
+  | { readonly status: 'stale' };
+
+export interface TaskHandlerOptions {
+  /** The engine to ack / fail through. @default - built once per container from the environment (Scheduler.fromEnv) */
+  readonly engine?: Engine | (() => Promise<Engine>);
+  /** The handler name this function serves; events naming another are dead-lettered. @default - any */
+  readonly handler?: string;
+  /** Idempotency record lifetime in seconds (TICKSET_IDEMPOTENCY_TTL_SECONDS). @default 604800 (7 days) */
+  readonly idempotencyTtlSeconds?: number;
+  /** Fail the attempt (reason `timeout`) after this long. @default - the Lambda's remaining time decides */
+  readonly timeoutMs?: number;
+  /** Include payloads in logs (TICKSET_LOG_PAYLOADS). @default false */
+  readonly logPayloads?: boolean;
+  /** @default - Powertools Logger, service `tickset-handler` */
+  readonly logger?: TicksetLogger;
+  /** @default - Powertools Metrics (EMF), flushed after every event */
+  readonly metrics?: MetricsSink;
+  /** Clock, for tests. @default Date.now */
+  readonly now?: () => number;
+  /**
+   * Also look for records under the prefix earlier versions wrote them to (`tickset-idem:<namespace>#…`),
+   * for redeliveries (attempt > 1) and events from EventBridge: one GET each. Turn it off once
+   * `idempotencyTtlSeconds` has passed since the upgrade (ARCHITECTURE.md, "Upgrading"). @default true
+   */
+  readonly legacyRecords?: boolean;
+}
