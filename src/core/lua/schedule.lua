@@ -16,32 +16,46 @@
            delayed:<h>, ready:<h>, inflight:<h> for handler group g = 1..G
 
   ARGV[1]  stored format version
-  ARGV[2]  N, the number of jobs
-  ARGV[3]  G, the number of handler groups
-  ARGV[4 .. 3+G]  handler name of each group
-  then 6 values per job:
-           id to use when the job is new, group index (1-based), runAt ms, user key or "",
-           priority, header extras: "" or a JSON object of the header fields other than h and v, without
-           r when the id carries it (codec.ts encodeScheduleExtras)
-  ARGV[4+G + 6*N]  payload JSON per job, in order
+  ARGV[2]  G, the number of handler groups
+  ARGV[3 .. 2+G]  handler name of each group
+  Plain jobs (new, no key, priority 0, no header extras, a 14-character id that carries the due time):
+  ARGV[3+G .. 2+2G]  P_g, the number of plain jobs of each group g
+  ARGV[3+2G]  their ids, 14 characters each, concatenated without separator: group 1's first (in batch
+           order), then group 2's, ...; a plain job's due time is the one in its id (id_time)
+  ARGV[4+2G]  their payloads, same order, each one preceded by "\n": "\n" <payload JSON> "\n" <payload
+           JSON> ... (JSON text as JSON.stringify writes it has no raw newline; Node sends any payload that
+           has one as a full job)
+  Full jobs (any other job), in batch order:
+  ARGV[5+2G]  F, the number of full jobs
+  then 7 values per full job: id to use when the job is new, group index (1-based), runAt ms, user key or
+           "", priority, header extras: "" or a JSON object of the header fields other than h and v, without
+           r when the id carries it (codec.ts encodeScheduleExtras), payload JSON
 
-  Returns: { wake, id_1, revision_1, ..., id_N, revision_N }
+  Returns: { wake, id_1, revision_1, ..., id_F, revision_F }, ids and revisions of the full jobs only, in
+           their order (a plain job is new: its id is the one sent, its revision 0).
            wake is 1 when some job became the head of its delayed queue (the tick may be sleeping past it).
            A new job has revision 0; an upsert gets the next value of seq.
   Errors (nothing is written):
            "TICKSET_KEY_HANDLER_CONFLICT <key>|<existing handler>|<requested handler>"
            "TICKSET_ID_COLLISION <id> <id> ...": new ids that are already jobs here (Node retries with others)
+           "TICKSET_BAD_ARGS <what>": arguments not in this layout
 ]]
 -- @include body.lua
 
-local n = tonumber(ARGV[2])
-local groups = tonumber(ARGV[3])
-local first_job_arg = 4 + groups
-local first_payload_arg = first_job_arg + 6 * n
+local groups = tonumber(ARGV[2]) or -1
+local plain_ids = ARGV[3 + 2 * groups] or ""
+local plain_payloads = ARGV[4 + 2 * groups] or ""
+local n = tonumber(ARGV[5 + 2 * groups]) or -1
+local first_job_arg = 6 + 2 * groups
+local plain_count = 0
+for g = 1, groups do plain_count = plain_count + (tonumber(ARGV[2 + groups + g]) or 0 / 0) end
+if groups < 0 or n < 0 or #plain_ids ~= 14 * plain_count or #ARGV ~= first_job_arg - 1 + 7 * n then
+  return redis.error_reply("TICKSET_BAD_ARGS schedule.lua argument counts")
+end
 
 -- Handler codes: the code of each group's handler, nil when this shard has not assigned it one yet.
 local codes = {}
-for g = 1, groups do codes[g] = redis.call("HGET", KEYS[10], ARGV[3 + g]) or false end
+for g = 1, groups do codes[g] = redis.call("HGET", KEYS[10], ARGV[2 + g]) or false end
 
 -- Pass 1: resolve ids and check every upsert and every new id before writing anything.
 local ids = {}
@@ -50,11 +64,11 @@ local upsert_count = 0
 local batch_keys = {}
 local fresh = {}
 for i = 1, n do
-  local base = first_job_arg + 6 * (i - 1)
+  local base = first_job_arg + 7 * (i - 1)
   local id = ARGV[base]
   local key = ARGV[base + 3]
   local g = tonumber(ARGV[base + 1])
-  local handler = ARGV[3 + g]
+  local handler = ARGV[2 + g]
   local is_new = true
   if key ~= "" then
     local known = batch_keys[key]
@@ -90,6 +104,36 @@ for i = 1, n do
   ids[i] = id
 end
 
+-- Plain jobs: ids cut from the packed string, due times read from the ids (14-character job ids: 7 base-62
+-- digits of the due time, then 7 of a counter; see id_time), payloads cut at the newlines. All before
+-- writing anything, so a malformed argument writes nothing.
+local DIGIT = {}
+for c = 48, 57 do DIGIT[c] = c - 48 end
+for c = 65, 90 do DIGIT[c] = c - 55 end
+for c = 97, 122 do DIGIT[c] = c - 61 end
+local plain_run_at = {}
+local plain_payload = {}
+local cursor = 1
+local payloads_length = #plain_payloads
+local fresh_count = #fresh
+for j = 1, plain_count do
+  local id = string.sub(plain_ids, 14 * j - 13, 14 * j)
+  local c1, c2, c3, c4, c5, c6, c7 = string.byte(id, 1, 7)
+  local d1, d2, d3, d4, d5, d6, d7 = DIGIT[c1], DIGIT[c2], DIGIT[c3], DIGIT[c4], DIGIT[c5], DIGIT[c6], DIGIT[c7]
+  if not (d1 and d2 and d3 and d4 and d5 and d6 and d7) or string.byte(plain_payloads, cursor) ~= 10 then
+    return redis.error_reply("TICKSET_BAD_ARGS schedule.lua plain job " .. j)
+  end
+  plain_run_at[j] = ((((((d1 * 62 + d2) * 62 + d3) * 62 + d4) * 62 + d5) * 62 + d6) * 62) + d7
+  local next_nl = string.find(plain_payloads, "\n", cursor + 1, true) or payloads_length + 1
+  -- "\n" <payload>: the tail of the body.
+  plain_payload[j] = string.sub(plain_payloads, cursor, next_nl - 1)
+  cursor = next_nl
+  fresh_count = fresh_count + 1
+  fresh[fresh_count] = id
+  ids[n + j] = id
+end
+if cursor ~= payloads_length + 1 then return redis.error_reply("TICKSET_BAD_ARGS schedule.lua plain payloads") end
+
 -- A new id must not be a job already (ids are unique per process, not across processes: see ids.ts).
 local collisions = {}
 local seen = {}
@@ -111,7 +155,7 @@ local heads = {}
 for g = 1, groups do
   local head = redis.call("ZRANGE", KEYS[12 + 3 * (g - 1)], 0, 0, "WITHSCORES")
   heads[g] = head[2] and tonumber(head[2]) or math.huge
-  local handler = ARGV[3 + g]
+  local handler = ARGV[2 + g]
   redis.call("SADD", KEYS[5], handler)
   if not codes[g] then
     -- Codes are never reused: the next one is the registry's size + 1 in base 36, skipping any taken.
@@ -143,12 +187,14 @@ local bodies = {}
 local due = {}
 local function flush()
   if #bodies > 0 then redis.call("HSET", KEYS[1], unpack(bodies)) end
-  for g, list in pairs(due) do redis.call("ZADD", KEYS[12 + 3 * (g - 1)], unpack(list)) end
+  for g, list in pairs(due) do
+    if #list > 0 then redis.call("ZADD", KEYS[12 + 3 * (g - 1)], unpack(list)) end
+  end
   bodies = {}
   due = {}
 end
 for i = 1, n do
-  local base = first_job_arg + 6 * (i - 1)
+  local base = first_job_arg + 7 * (i - 1)
   local id = ids[i]
   local g = tonumber(ARGV[base + 1])
   local run_at = tonumber(ARGV[base + 2])
@@ -168,7 +214,7 @@ for i = 1, n do
   end
   bodies[#bodies + 1] = id
   bodies[#bodies + 1] = schedule_body(codes[g], ARGV[base + 5], ARGV[base + 2], upsert and job_rev,
-    ARGV[first_payload_arg + i - 1])
+    ARGV[base + 6])
   if key ~= "" then redis.call("HSET", KEYS[2], key, id) end
   -- A new id is not a job (checked above), so it has no priority entry: only an upsert can leave one behind.
   if priority ~= 0 then redis.call("HSET", KEYS[3], id, priority) elseif upsert then redis.call("HDEL", KEYS[3], id) end
@@ -187,6 +233,47 @@ for i = 1, n do
   result[#result + 1] = id
   result[#result + 1] = job_rev
   if #bodies >= 2 * CHUNK then flush() end
+end
+-- Plain jobs: new (checked above), so no upsert, key or priority to write. Their order relative to the full
+-- jobs does not matter: every id in the batch is distinct and new, and wake only depends on each group's
+-- earliest due time. Counters instead of `#t` (a binary search per use in Lua 5.1).
+local j = 0
+local nb = #bodies
+local score, score_ms = nil, nil
+for g = 1, groups do
+  local code_prefix = "2" .. codes[g]
+  local list = due[g] or {}
+  due[g] = list
+  local nd = #list
+  local head = heads[g]
+  for _ = 1, tonumber(ARGV[2 + groups + g]) do
+    j = j + 1
+    local id = ids[n + j]
+    local run_at = plain_run_at[j]
+    -- The score as its decimal digits, made once per distinct due time (a batch's jobs often share one).
+    if run_at ~= score_ms then
+      score_ms = run_at
+      score = string.format("%d", run_at)
+    end
+    bodies[nb + 1] = id
+    bodies[nb + 2] = code_prefix .. plain_payload[j]
+    nb = nb + 2
+    list[nd + 1] = score
+    list[nd + 2] = id
+    nd = nd + 2
+    if run_at < head then
+      wake = 1
+      head = run_at
+    end
+    if nb >= 2 * CHUNK then
+      flush()
+      nb = 0
+      list = {}
+      due[g] = list
+      nd = 0
+    end
+  end
+  heads[g] = head
 end
 flush()
 result[1] = wake
