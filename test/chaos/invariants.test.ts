@@ -227,20 +227,24 @@ describe('chaos invariants checker', () => {
       expect(result.byInvariant['series-no-gap']).toBe(2); // the gap, and nothing after 2 s
     });
 
+    /** A dead entry of reason `expired` for the 4 s point, claimed at 4.6 s (after expiresAt). */
+    const expiredAt4s = (id: string): DeadEntry => ({
+      id,
+      failedAt: T0 + 4_600,
+      attempt: 0,
+      reason: 'expired',
+      error: '',
+      maxAttempts: 6,
+      expiresAt: every.expiresAt,
+      runAt: T0 + 4_000,
+    });
+
     it('accepts a series whose armed point was claimed after expiresAt (its occurrence is dead as expired)', () => {
       const log = new Log();
       for (const o of [0, 1, 2, 3]) fire(log, T0 + o * 1_000);
-      const expiredOccurrence: DeadEntry = {
-        id: `S@${T0 + 4_000}`,
-        failedAt: T0 + 4_600,
-        attempt: 0,
-        reason: 'expired',
-        error: '',
-        maxAttempts: 6,
-        expiresAt: every.expiresAt,
-        runAt: T0 + 4_000,
-      };
-      expect(check(workload([], [every]), log, final([expiredOccurrence])).violations).toEqual([]);
+      expect(check(workload([], [every]), log, final([expiredAt4s(`S@${T0 + 4_000}`)])).violations).toEqual(
+        [],
+      );
     });
 
     it('rejects a series that stopped before expiresAt without a trace, and a series body in dead', () => {
@@ -249,18 +253,8 @@ describe('chaos invariants checker', () => {
       // The 4 s point was due before expiresAt and left no trace: a gap.
       expect(check(workload([], [every]), log).byInvariant['series-no-gap']).toBe(1);
       // A series never lands in dead itself (only its occurrences do).
-      const seriesDead: DeadEntry = {
-        id: 'S',
-        failedAt: T0 + 4_600,
-        attempt: 0,
-        reason: 'expired',
-        error: '',
-        maxAttempts: 6,
-        expiresAt: every.expiresAt,
-        runAt: T0 + 4_000,
-      };
       expect(
-        check(workload([], [every]), log, final([seriesDead])).violations.map((v) => v.detail),
+        check(workload([], [every]), log, final([expiredAt4s('S')])).violations.map((v) => v.detail),
       ).toContainEqual('series S is itself dead (reason expired)');
     });
 

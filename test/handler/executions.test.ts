@@ -106,6 +106,17 @@ function wrapper(engine: Engine, fn: (task: Task) => unknown = (t) => ({ done: t
   return { metrics, handle: taskHandler(fn, { engine, logger: silentLogger, metrics }) };
 }
 
+/** A "completed + ack" item for a claimed task of `engine`'s shard 0 (its own token unless given another). */
+function completeItemFor(engine: Engine) {
+  const prefix = engine.keys(0).idempotencyPrefix;
+  return (t: TaskEventDetail, token = t.claimToken) => ({
+    id: t.id,
+    claimToken: token,
+    recordKey: recordKeyOf(prefix, t.idempotencyKey),
+    record: completedRecord(recordExpiry(Date.now(), 60), 'r'),
+  });
+}
+
 describe('batching per event-loop turn', () => {
   it('N concurrent deliveries make one "in progress" call and one "completed + ack" call', async () => {
     const { engine, scheduler, tasks } = await claimed(10);
@@ -158,13 +169,7 @@ describe('batching per event-loop turn', () => {
 
   it('completeExecutions: one code per task, in order (acked, stale, missing)', async () => {
     const { engine, tasks } = await claimed(3);
-    const prefix = engine.keys(0).idempotencyPrefix;
-    const item = (t: TaskEventDetail, token = t.claimToken) => ({
-      id: t.id,
-      claimToken: token,
-      recordKey: recordKeyOf(prefix, t.idempotencyKey),
-      record: completedRecord(recordExpiry(Date.now(), 60), 'r'),
-    });
+    const item = completeItemFor(engine);
     const codes = await engine.completeExecutions(
       0,
       'work',
@@ -176,13 +181,7 @@ describe('batching per event-loop turn', () => {
 
   it('completeExecutions: the same claim twice in one batch is acked once, as two acks in a row would be', async () => {
     const { engine, tasks } = await claimed(2);
-    const prefix = engine.keys(0).idempotencyPrefix;
-    const item = (t: TaskEventDetail, token = t.claimToken) => ({
-      id: t.id,
-      claimToken: token,
-      recordKey: recordKeyOf(prefix, t.idempotencyKey),
-      record: completedRecord(recordExpiry(Date.now(), 60), 'r'),
-    });
+    const item = completeItemFor(engine);
     const [a, b] = [tasks[0]!, tasks[1]!];
     const codes = await engine.completeExecutions(
       0,
