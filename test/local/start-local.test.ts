@@ -238,6 +238,9 @@ describe('startLocal', () => {
       Array.from({ length: 20 }, () => ({ handler: 'capped', at: 0 })),
     );
     await drained(scheduler);
+    // Outcomes are reported once the "completed + ack" reply reaches the runtime's own connection, which
+    // can be just after this connection's stats see the acks.
+    await eventually(() => outcomes.length >= 50, 20_000);
 
     const ofHandler = (h: string) => outcomes.filter((o) => o.task.handler === h);
     expect(new Set(ofHandler('limited').map((o) => o.task.id))).toEqual(new Set(limited.map((r) => r.id)));
