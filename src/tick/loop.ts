@@ -201,9 +201,10 @@ export class TickLoop {
         // go, or a series due again before the drain ends finds nothing precomputed and skips occurrences.
         if (more && this.#now() - lastArm >= ARM_DURING_DRAIN_EVERY_MS) {
           await this.#armPending(shard);
+          await this.#heartbeat(stats);
           lastArm = this.#now();
         }
-        if (more && capacityAware && !this.#stopped) ahead.push(sendClaim());
+        if (more && capacityAware && !this.#stopped && (await this.#awaitCapacity())) ahead.push(sendClaim());
       }
       await this.#armPending(shard);
     }
@@ -212,6 +213,30 @@ export class TickLoop {
     await this.#heartbeat(stats);
     await this.#sampleBacklog();
     return stats;
+  }
+
+  /**
+   * A capacity-aware publisher that is full (the local runtime: every slot running, its queue full) is
+   * waited for within the pass, until a slot frees or `maxSleepMs` passes: the drain goes on with the
+   * next claim as soon as there is room, instead of ending the pass and starting another (its leader,
+   * requeue and wake round trips, per handful of tasks), and no claim is sent with nothing to take (which
+   * would only move the due jobs into ready). Returns false when there is still no room (the pass ends).
+   */
+  async #awaitCapacity(): Promise<boolean> {
+    const publisher = this.#o.publisher as Publisher & CapacityAware;
+    const waker = this.#waker;
+    if (publisher.capacity() > 0) return true;
+    if (!waker) return false;
+    const deadline =
+      this.#now() + Math.min(this.#o.maxSleepMs ?? 1000, (this.#o.leaderLeaseMs ?? 10_000) / 3);
+    while (!this.#stopped && publisher.capacity() === 0 && this.#now() < deadline) {
+      await waker.sleepUntil(deadline, this.#now);
+      // A wake comes with the first task that finishes: let the others that finish in the same turn free
+      // their slots too, so that the claim takes them all in one call.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    await this.#renewIfDue();
+    return !this.#stopped && publisher.capacity() > 0;
   }
 
   async #armPending(shard: number): Promise<void> {

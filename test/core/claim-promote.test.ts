@@ -53,13 +53,33 @@ describe('claim promotes', () => {
     expect((await e.claim(0, [spec('h', 1)], now)).tasks.map((t) => t.payload)).toEqual(['waiting']);
   });
 
-  it('a budget smaller than the due jobs claims the first ones and leaves the rest ranked in ready', async () => {
+  it('a budget smaller than the due jobs, no priorities: the first ones are claimed, the rest wait in delayed', async () => {
     const { tasks, e, k } = setup();
     for (let i = 0; i < 5; i++) await tasks.schedule({ handler: 'h', at: T0 - 100 + i, payload: i });
     expect((await e.claim(0, [spec('h', 2)], T0)).tasks.map((t) => t.payload)).toEqual([0, 1]);
+    expect(await redis.zcard(k.ready('h'))).toBe(0);
+    expect(await redis.zrange(k.delayed('h'), 0, -1)).toHaveLength(3);
+    expect((await e.claim(0, [spec('h', 10)], T0)).tasks.map((t) => t.payload)).toEqual([2, 3, 4]);
+  });
+
+  it('a budget smaller than the due jobs, a priority in the shard: the rest are ranked in ready', async () => {
+    const { tasks, e, k } = setup();
+    for (let i = 0; i < 4; i++) await tasks.schedule({ handler: 'h', at: T0 - 100 + i, payload: i });
+    // Due last, but its priority ranks it ahead of every other: the budget of 2 takes it first.
+    await tasks.schedule({ handler: 'h', at: T0 - 50, priority: 10, payload: 'p' });
+    expect((await e.claim(0, [spec('h', 2)], T0)).tasks.map((t) => t.payload)).toEqual(['p', 0]);
     expect(await redis.zrange(k.ready('h'), 0, -1, 'WITHSCORES')).toHaveLength(6);
     expect(await redis.zcard(k.delayed('h'))).toBe(0);
-    expect((await e.claim(0, [spec('h', 10)], T0)).tasks.map((t) => t.payload)).toEqual([2, 3, 4]);
+    expect((await e.claim(0, [spec('h', 10)], T0)).tasks.map((t) => t.payload)).toEqual([1, 2, 3]);
+  });
+
+  it('a budget smaller than the due jobs of a handler with an in-flight cap: the rest are ranked in ready', async () => {
+    const { tasks, e, k } = setup();
+    for (let i = 0; i < 5; i++) await tasks.schedule({ handler: 'h', at: T0 - 100 + i, payload: i });
+    const capped = spec('h', 10, { limits: { maxInFlight: 2 } });
+    expect((await e.claim(0, [capped], T0)).tasks.map((t) => t.payload)).toEqual([0, 1]);
+    expect(await redis.zcard(k.ready('h'))).toBe(3);
+    expect(await redis.zcard(k.delayed('h'))).toBe(0);
   });
 
   it('a spec with limit 0 only promotes (a paused handler, or no capacity)', async () => {

@@ -104,6 +104,32 @@ describe('startLocal', () => {
     );
   });
 
+  it('a backlog larger than its room drains in due order, claimed as slots free, never parked in ready', async () => {
+    const namespace = randomNamespace();
+    const scheduler = new Scheduler({ redis, namespace });
+    const k = scheduler.engine.keys(0);
+    const started: number[] = [];
+    const readySizes: number[] = [];
+    const base = Date.now() - 10_000;
+    await scheduler.scheduleMany(
+      Array.from({ length: 60 }, (_, i) => ({ handler: 'work', payload: i, at: base + i })),
+    );
+    local({
+      namespace,
+      concurrency: 2,
+      handlers: {
+        work: async (task) => {
+          started.push(task.payload as number);
+          readySizes.push(await redis.zcard(k.ready('work')));
+        },
+      },
+    });
+    await drained(scheduler);
+    expect(started).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    // A full runtime is waited for: no claim is sent with no room (it would only move the backlog to ready).
+    expect(readySizes.every((n) => n === 0)).toBe(true);
+  });
+
   it('a task that fails twice, then succeeds, runs three times with one idempotency key', async () => {
     const namespace = randomNamespace();
     const scheduler = new Scheduler({ redis, namespace });

@@ -9,11 +9,12 @@
   occurrence after.
 
   Promote and claim are one script so that one round trip does both. Ranks and the aging rule are
-  promote's (includes/promote.lua). When the ready queue is empty, none of the due jobs has a priority
-  and the budget takes all of them, they would enter ready and leave it again in due order within this
-  script: they go from delayed straight to in-flight instead, in that order (the same jobs, the same
-  order, without two sorted-set writes and the ranks per job). A handler whose rate limit or in-flight cap leaves no
-  budget only has its due jobs promoted: its backlog waits in its own ready queue and blocks no other.
+  promote's (includes/promote.lua). When the ready queue is empty and no priority can reorder the due jobs
+  (none in the shard, for a handler without limits; or none among them, when the budget takes them all),
+  the jobs it would claim go from delayed straight to in-flight, in due order: the same jobs in the same
+  order as promoting and popping, without two sorted-set writes and a rank per job. A handler whose rate
+  limit or in-flight cap leaves no budget only has its due jobs promoted: its backlog waits in its own
+  ready queue and blocks no other.
 
   KEYS[1]  jobs      HASH id -> packed body
   KEYS[2]  state     HASH id -> "attempt|token|reason|error"
@@ -226,21 +227,33 @@ for g = 1, groups do
   end
 
   local claimed = 0
-  -- Straight to in-flight when nothing would be ahead of the due jobs in ready and the budget takes them
-  -- all: an empty ready queue, at most `budget` due jobs (fetched without scores: no rank is needed), and
-  -- none with a priority (no priority in the whole shard, or none among them).
+  -- Straight to in-flight when nothing would be ahead of the due jobs in ready: an empty ready queue and
+  -- no priority among them (fetched without scores: no rank is needed).
+  -- * No priority in the whole shard and no limit on the handler: ranks are due times, so the first
+  --   `budget` due jobs are exactly what promoting all of them and popping `budget` would claim; the rest
+  --   stay in delayed, in the same order, and are claimed by the next call the same way (a backlog drained
+  --   by a bounded consumer never enters ready).
+  -- * Otherwise, only when the budget takes all the due jobs and none of them has a priority (a later job
+  --   with a priority could rank ahead of the ones left behind; a limited handler's backlog waits in ready,
+  --   where the tick sees it).
   local direct = nil
   if budget > 0 and redis.call("ZCARD", ready) == 0 then
-    direct = redis.call("ZRANGEBYSCORE", delayed, "-inf", now, "LIMIT", 0, math.min(promote_limit, budget + 1))
-    if #direct == 0 or #direct > budget or #direct > promote_limit then
-      direct = nil
-    elseif redis.call("HLEN", KEYS[7]) > 0 then
-      for first = 1, #direct, CHUNK do
-        local priorities = redis.call("HMGET", KEYS[7], unpack(direct, first, math.min(first + CHUNK - 1, #direct)))
-        for j = 1, #priorities do
-          if priorities[j] then direct = nil break end
+    local unranked = per_second < 0 and max_in_flight < 0 and redis.call("HLEN", KEYS[7]) == 0
+    if unranked then
+      direct = redis.call("ZRANGEBYSCORE", delayed, "-inf", now, "LIMIT", 0, math.min(promote_limit, budget))
+      if #direct == 0 then direct = nil end
+    else
+      direct = redis.call("ZRANGEBYSCORE", delayed, "-inf", now, "LIMIT", 0, math.min(promote_limit, budget + 1))
+      if #direct == 0 or #direct > budget or #direct > promote_limit then
+        direct = nil
+      elseif redis.call("HLEN", KEYS[7]) > 0 then
+        for first = 1, #direct, CHUNK do
+          local priorities = redis.call("HMGET", KEYS[7], unpack(direct, first, math.min(first + CHUNK - 1, #direct)))
+          for j = 1, #priorities do
+            if priorities[j] then direct = nil break end
+          end
+          if not direct then break end
         end
-        if not direct then break end
       end
     end
   end
