@@ -5,13 +5,18 @@
 import { DEFAULTS } from '../config/env.js';
 import type { Engine } from '../core/engine.js';
 import type { Publisher, PublishResult, TaskEventDetail } from '../core/types.js';
+import { ConfigurationError } from '../errors.js';
 import { markLocalEvent } from '../handler/event.js';
 import type { TaskOutcome } from '../handler/task-handler.js';
 
 export type WrappedHandler = (event: unknown) => Promise<TaskOutcome<unknown>>;
 
 export interface LocalPublisherOptions {
-  readonly handlers: ReadonlyMap<string, WrappedHandler>;
+  /**
+   * The wrapped handlers by name; or one such map per handler connection (each wrapping the handlers
+   * with an engine of its own), over which tasks are spread in turn.
+   */
+  readonly handlers: ReadonlyMap<string, WrappedHandler> | ReadonlyArray<ReadonlyMap<string, WrappedHandler>>;
   readonly concurrency: number;
   readonly engine: Engine;
   /** Called with every outcome (the demo counts them). */
@@ -23,8 +28,16 @@ export interface LocalPublisherOptions {
   readonly onCapacity?: () => void;
 }
 
+function isMapList(
+  handlers: LocalPublisherOptions['handlers'],
+): handlers is ReadonlyArray<ReadonlyMap<string, WrappedHandler>> {
+  return Array.isArray(handlers);
+}
+
 export class LocalPublisher implements Publisher {
   readonly #o: LocalPublisherOptions;
+  readonly #lanes: ReadonlyArray<ReadonlyMap<string, WrappedHandler>>;
+  #nextLane = 0;
   readonly #queue: TaskEventDetail[] = [];
   #running = 0;
   #idle: Array<() => void> = [];
@@ -34,6 +47,10 @@ export class LocalPublisher implements Publisher {
 
   constructor(options: LocalPublisherOptions) {
     this.#o = options;
+    const { handlers } = options;
+    this.#lanes = isMapList(handlers) ? [...handlers] : [handlers];
+    if (this.#lanes.length === 0)
+      throw new ConfigurationError('LocalPublisher needs at least one map of handlers');
   }
 
   /** Tasks the tick may still hand over now: twice the concurrency, minus what is queued or running. */
@@ -65,7 +82,9 @@ export class LocalPublisher implements Publisher {
   }
 
   async #run(task: TaskEventDetail): Promise<void> {
-    const handler = this.#o.handlers.get(task.handler);
+    const lane = this.#lanes[this.#nextLane]!;
+    this.#nextLane = (this.#nextLane + 1) % this.#lanes.length;
+    const handler = lane.get(task.handler);
     // Marked as built here from a claim reply: the wrapper does not validate it again.
     const event = markLocalEvent({
       version: '0',

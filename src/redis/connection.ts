@@ -91,7 +91,15 @@ export function connect(urlText: string, options: ConnectOptions = {}): RedisCli
     throw new ConfigurationError(`Invalid Redis URL scheme ${url.protocol}: expected redis: or rediss:`);
   }
   const redisOptions = baseOptions(url, options);
-  const client = options.cluster ? openCluster(redisOptions) : new Redis(redisOptions);
+  return watchErrors(options.cluster ? openCluster(redisOptions) : new Redis(redisOptions));
+}
+
+/** A second connection with the same options as `client` (its own socket), errors handled as `connect`'s. */
+export function duplicateConnection(client: RedisClient): RedisClient {
+  return watchErrors(client.duplicate());
+}
+
+function watchErrors(client: RedisClient): RedisClient {
   // Without a listener ioredis prints every failed reconnect to stderr ("Unhandled error event"). The error
   // reaches callers anyway, as the rejection of their command; keep the reason for that error's message.
   client.on('error', (error: Error) => {

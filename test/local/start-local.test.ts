@@ -2,10 +2,11 @@
  * The whole path through `startLocal` on a real Redis: producer → tick loop → in-process publisher →
  * handler wrapper (idempotency, ack / fail). Lateness is recorded and printed, never asserted.
  */
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Scheduler } from '../../src/client/scheduler.js';
 import type { TaskEventDetail } from '../../src/core/types.js';
+import { ValidationError } from '../../src/errors.js';
 import type { Task, TaskOutcome } from '../../src/handler/task-handler.js';
 import { type LocalOptions, type LocalRuntime, startLocal } from '../../src/local/start-local.js';
 import { eventually, newClient, randomNamespace, redisUrl } from '../support/context.js';
@@ -117,6 +118,9 @@ describe('startLocal', () => {
     local({
       namespace,
       concurrency: 2,
+      // One handler connection: tasks start in the order they were claimed (with more, a task's "in
+      // progress" round trip on one connection may return before an earlier one's on another).
+      handlerConnections: 1,
       handlers: {
         work: async (task) => {
           started.push(task.payload as number);
@@ -128,6 +132,52 @@ describe('startLocal', () => {
     expect(started).toEqual(Array.from({ length: 60 }, (_, i) => i));
     // A full runtime is waited for: no claim is sent with no room (it would only move the backlog to ready).
     expect(readySizes.every((n) => n === 0)).toBe(true);
+  });
+
+  it('handler connections: opened from a passed-in client, used, and closed by stop(); the client stays open', async () => {
+    const namespace = randomNamespace();
+    const name = `lanes-${namespace}`;
+    const client = new Redis(redisUrl(), { maxRetriesPerRequest: null, connectionName: name });
+    const named = async () =>
+      (await redis.client('LIST'))
+        .toString()
+        .split('\n')
+        .filter((line) => line.includes(` name=${name} `)).length;
+    try {
+      const scheduler = new Scheduler({ redis, namespace });
+      await scheduler.scheduleMany(
+        Array.from({ length: 20 }, (_, i) => ({ handler: 'work', payload: i, at: 0 })),
+      );
+      const ran: number[] = [];
+      const runtime = startLocal({
+        redis: client,
+        namespace,
+        handlerConnections: 3,
+        handlers: { work: (task) => void ran.push(task.payload as number) },
+      });
+      await drained(scheduler);
+      expect(ran.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      // The client itself, the tick's wake subscriber and the three handler connections.
+      expect(await named()).toBe(5);
+      await runtime.stop();
+      await eventually(async () => (await named()) === 1);
+      expect(await client.ping()).toBe('PONG');
+    } finally {
+      await client.quit();
+    }
+  });
+
+  it('handlerConnections must be a whole number of at least 1 (nothing is started otherwise)', () => {
+    for (const bad of [0, 1.5, Number.NaN]) {
+      expect(() =>
+        startLocal({
+          redis: redisUrl(),
+          namespace: randomNamespace(),
+          handlerConnections: bad,
+          handlers: {},
+        }),
+      ).toThrow(ValidationError);
+    }
   });
 
   it('a task that fails twice, then succeeds, runs three times with one idempotency key', async () => {
