@@ -139,10 +139,9 @@ describe('startLocal', () => {
     const name = `lanes-${namespace}`;
     const client = new Redis(redisUrl(), { maxRetriesPerRequest: null, connectionName: name });
     const named = async () =>
-      (await redis.client('LIST'))
-        .toString()
+      String(await redis.client('LIST'))
         .split('\n')
-        .filter((line) => line.includes(` name=${name} `)).length;
+        .filter((line: string) => line.includes(` name=${name} `)).length;
     try {
       const scheduler = new Scheduler({ redis, namespace });
       await scheduler.scheduleMany(
