@@ -459,23 +459,22 @@ export class Engine {
 
   /**
    * Starts executions: writes each idempotency record "in progress" (`idempotency-begin.lua`), all records
-   * of one shard in one call. Per record: `started`, `running` (another execution holds it), or the
-   * stored COMPLETED record.
+   * of one shard in one call, with the same `inProgress` value (the batch starts together). Per record:
+   * `started`, `running` (another execution holds it), or the stored COMPLETED record.
    */
   async beginExecutions(
     shard: number,
-    records: ReadonlyArray<{ readonly key: string; readonly inProgress: string }>,
+    recordKeys: readonly string[],
+    inProgress: string,
     now: number,
     ttlSeconds: number,
   ): Promise<BeginOutcome[]> {
     this.keys(shard);
-    const keys: string[] = [];
-    const args: Array<string | number> = [now, ttlSeconds];
-    for (const r of records) {
-      keys.push(r.key);
-      args.push(r.inProgress);
-    }
-    const reply = await runScript<Array<number | string>>(this.redis, LUA.idempotencyBegin, keys, args);
+    const reply = await runScript<Array<number | string>>(this.redis, LUA.idempotencyBegin, recordKeys, [
+      now,
+      ttlSeconds,
+      inProgress,
+    ]);
     return reply.map((r) =>
       r === 1
         ? { status: 'started' }
@@ -487,7 +486,9 @@ export class Engine {
 
   /**
    * Records finished executions and acks their claims (`complete.lua`): one call for tasks of one handler
-   * in one shard. Each ack is fenced by its own claim token; `record` `''` acks without writing a record.
+   * in one shard. Each ack is fenced by its own claim token. A task's record is `recordHead` (shared by
+   * the batch) followed by its `recordTail`; a tail that starts with `{` is a whole record written as it
+   * is, and `''` acks without writing a record.
    */
   async completeExecutions(
     shard: number,
@@ -496,16 +497,17 @@ export class Engine {
       readonly id: string;
       readonly claimToken: string;
       readonly recordKey: string;
-      readonly record: string;
+      readonly recordTail: string;
     }>,
+    recordHead: string,
     ttlSeconds: number,
   ): Promise<AckOutcome[]> {
     const k = this.keys(shard);
     const keys = [k.jobs, k.state, k.keys, k.prio, k.inflight(handler)];
-    const args: Array<string | number> = [ttlSeconds];
+    const args: Array<string | number> = [ttlSeconds, recordHead];
     for (const t of tasks) {
       keys.push(t.recordKey);
-      args.push(t.id, t.claimToken, t.record);
+      args.push(t.id, t.claimToken, t.recordTail);
     }
     const reply = await runScript<number[]>(this.redis, LUA.complete, keys, args);
     return reply.map((code) => (code === 1 ? 'acked' : code === -2 ? 'stale' : 'missing'));

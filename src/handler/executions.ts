@@ -52,8 +52,18 @@ export function inProgressRecord(expiry: number, inProgressUntil: number): strin
  * Throws when `result` cannot be serialised (a BigInt, a cycle).
  */
 export function completedRecord(expiry: number, result: unknown): string {
+  return completedRecordHead(expiry) + completedRecordTail(result);
+}
+
+/** A COMPLETED record up to and with its expiry: shared by the records of one batch (complete.lua). */
+export function completedRecordHead(expiry: number): string {
+  return `${COMPLETED_OPEN}${expiry}`;
+}
+
+/** The rest of a COMPLETED record, after its expiry. Throws when `result` cannot be serialised. */
+export function completedRecordTail(result: unknown): string {
   const data = JSON.stringify(result) as string | undefined;
-  return data === undefined ? `${COMPLETED_OPEN}${expiry}}` : `${COMPLETED_OPEN}${expiry}${DATA}${data}}`;
+  return data === undefined ? '}' : `${DATA}${data}}`;
 }
 
 /** The stored result of a COMPLETED record. */
@@ -64,8 +74,9 @@ export function storedResult(record: string): unknown {
 export interface BeginItem {
   readonly shard: number;
   readonly ttlSeconds: number;
+  /** How long the execution may run: its record stays "in progress" that long (from the batch's start). */
+  readonly runForMs: number;
   readonly key: string;
-  readonly inProgress: string;
 }
 
 export interface CompleteItem {
@@ -75,8 +86,11 @@ export interface CompleteItem {
   readonly id: string;
   readonly claimToken: string;
   readonly recordKey: string;
-  /** The COMPLETED record, or `''` to ack only. */
-  readonly record: string;
+  /**
+   * The COMPLETED record after its expiry (`completedRecordTail`: the batch adds the expiry), a whole
+   * record to write as it is (starts with `{`), or `''` to ack only.
+   */
+  readonly recordTail: string;
 }
 
 export interface Executions {
@@ -91,16 +105,34 @@ export function executionsOf(engine: Engine): Executions {
   let executions = byEngine.get(engine);
   if (!executions) {
     executions = {
+      // One "in progress" record per batch (its tasks start together), so it is built and sent once.
       begin: new TurnBatcher<BeginItem, BeginItem, BeginOutcome>({
-        groupKey: (i) => `${i.shard}|${i.ttlSeconds}`,
+        groupKey: (i) => `${i.shard}|${i.ttlSeconds}|${i.runForMs}`,
         group: (i) => i,
-        send: (first, items) => engine.beginExecutions(first.shard, items, Date.now(), first.ttlSeconds),
+        send: (first, items) => {
+          const now = Date.now();
+          const inProgress = inProgressRecord(recordExpiry(now, first.ttlSeconds), now + first.runForMs);
+          return engine.beginExecutions(
+            first.shard,
+            items.map((i) => i.key),
+            inProgress,
+            now,
+            first.ttlSeconds,
+          );
+        },
       }),
+      // The records of one batch share their expiry: the head is sent once, each task sends its tail.
       complete: new TurnBatcher<CompleteItem, CompleteItem, AckOutcome>({
         groupKey: (i) => `${i.shard}|${i.ttlSeconds}|${i.handler}`,
         group: (i) => i,
         send: (first, items) =>
-          engine.completeExecutions(first.shard, first.handler, items, first.ttlSeconds),
+          engine.completeExecutions(
+            first.shard,
+            first.handler,
+            items,
+            completedRecordHead(recordExpiry(Date.now(), first.ttlSeconds)),
+            first.ttlSeconds,
+          ),
       }),
     };
     byEngine.set(engine, executions);

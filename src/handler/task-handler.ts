@@ -27,11 +27,9 @@ import { createLogger, type TicksetLogger } from '../observability/logger.js';
 import { type MetricsSink, PowertoolsMetricsSink } from '../observability/metrics.js';
 import { localEventDetail, parseTaskEvent } from './event.js';
 import {
-  completedRecord,
+  completedRecordTail,
   type Executions,
   executionsOf,
-  inProgressRecord,
-  recordExpiry,
   recordKeyOf,
   recordState,
   storedResult,
@@ -126,7 +124,7 @@ export function taskHandler<R = unknown, P = JsonValue>(
       id: d.detail.id,
       claimToken: d.detail.claimToken,
       recordKey,
-      record,
+      recordTail: record,
     });
     // The stored result stands whatever this claim's ack says (a redelivery of an acked task finds it
     // gone; a newer claim gets its own duplicate and acks).
@@ -192,8 +190,8 @@ export function taskHandler<R = unknown, P = JsonValue>(
       const beginning = executions.begin.add({
         shard: detail.shard,
         ttlSeconds: ttl,
+        runForMs: runFor,
         key: recordKey,
-        inProgress: inProgressRecord(recordExpiry(wallNow, ttl), wallNow + runFor),
       });
       if (legacyKey === undefined) begun = await beginning;
       else [begun, legacy] = await Promise.all([beginning, engine.redis.get(legacyKey)]);
@@ -222,11 +220,11 @@ export function taskHandler<R = unknown, P = JsonValue>(
     };
     const late: { promise?: Promise<unknown> } = {};
     let result: R;
-    let record: string;
+    let recordTail: string;
     try {
       const fnContext = contextFor(context, timeoutMs ?? 60_000, started);
       result = await runWithTimeout(() => fn(task, fnContext), timeoutMs, late);
-      record = completedRecord(recordExpiry(Date.now(), ttl), result);
+      recordTail = completedRecordTail(result);
     } catch (error) {
       const outcome = await failed(d, error, recordKey);
       if (late.promise) ackLate(d, late.promise);
@@ -243,7 +241,7 @@ export function taskHandler<R = unknown, P = JsonValue>(
         id: detail.id,
         claimToken: detail.claimToken,
         recordKey,
-        record,
+        recordTail,
       });
     } catch (error) {
       // The batch failed as a whole, so this task's record and ack may not have been written: the attempt

@@ -22,6 +22,8 @@ import { MalformedEventError } from '../../src/errors.js';
 import { markLocalEvent } from '../../src/handler/event.js';
 import {
   completedRecord,
+  completedRecordHead,
+  completedRecordTail,
   inProgressRecord,
   recordExpiry,
   recordKeyOf,
@@ -51,23 +53,25 @@ class CountingEngine extends Engine {
   failFail = false;
   override async beginExecutions(
     shard: number,
-    records: ReadonlyArray<{ readonly key: string; readonly inProgress: string }>,
+    recordKeys: readonly string[],
+    inProgress: string,
     now: number,
     ttlSeconds: number,
   ): Promise<BeginOutcome[]> {
-    this.beginBatches.push(records.length);
+    this.beginBatches.push(recordKeys.length);
     if (this.failBegin) throw new Error('connection lost (begin)');
-    return super.beginExecutions(shard, records, now, ttlSeconds);
+    return super.beginExecutions(shard, recordKeys, inProgress, now, ttlSeconds);
   }
   override async completeExecutions(
     shard: number,
     handler: string,
     tasks: Parameters<Engine['completeExecutions']>[2],
+    recordHead: string,
     ttlSeconds: number,
   ): Promise<AckOutcome[]> {
     this.completeBatches.push(tasks.length);
     if (this.failComplete) throw new Error('connection lost (complete)');
-    return super.completeExecutions(shard, handler, tasks, ttlSeconds);
+    return super.completeExecutions(shard, handler, tasks, recordHead, ttlSeconds);
   }
   override async fail(
     ref: TaskRef,
@@ -113,7 +117,7 @@ function completeItemFor(engine: Engine) {
     id: t.id,
     claimToken: token,
     recordKey: recordKeyOf(prefix, t.idempotencyKey),
-    record: completedRecord(recordExpiry(Date.now(), 60), 'r'),
+    recordTail: completedRecordTail('r'),
   });
 }
 
@@ -174,6 +178,7 @@ describe('batching per event-loop turn', () => {
       0,
       'work',
       [item(tasks[0]!), item(tasks[1]!, 'wrong'), { ...item(tasks[2]!), id: 'no-such-job' }, item(tasks[2]!)],
+      completedRecordHead(recordExpiry(Date.now(), 60)),
       60,
     );
     expect(codes).toEqual(['acked', 'stale', 'missing', 'acked']);
@@ -187,6 +192,7 @@ describe('batching per event-loop turn', () => {
       0,
       'work',
       [item(a), item(a), item(b, 'wrong'), item(b), item(b, 'wrong')],
+      completedRecordHead(recordExpiry(Date.now(), 60)),
       60,
     );
     // a: acked, then gone; b: a stale token changes nothing, the right one acks, then b is gone.
@@ -330,6 +336,39 @@ describe('records', () => {
     expect(writes[1]!.key).toBe(recordKeyOf('{ns:3}:idem', key));
     expect(inProgressRecord(inProgress.expiration, inProgress.in_progress_expiration)).toBe(writes[0]!.value);
     expect(completedRecord(completed.expiration, result)).toBe(writes[1]!.value);
+  });
+
+  it.each([
+    ['an object', { sent: 42, to: ['a', 'b'] }],
+    ['a string', 'done'],
+    ['undefined', undefined],
+  ])(
+    'complete.lua writes the batch head and the task tail as one record, the same bytes (result: %s)',
+    async (_name, result) => {
+      const { engine, tasks } = await claimed(1);
+      const task = tasks[0]!;
+      const recordKey = recordKeyOf(engine.keys(0).idempotencyPrefix, task.idempotencyKey);
+      const expiry = recordExpiry(Date.now(), 60);
+      const codes = await engine.completeExecutions(
+        0,
+        'work',
+        [{ id: task.id, claimToken: task.claimToken, recordKey, recordTail: completedRecordTail(result) }],
+        completedRecordHead(expiry),
+        60,
+      );
+      expect(codes).toEqual(['acked']);
+      expect(await redis.get(recordKey)).toBe(completedRecord(expiry, result));
+    },
+  );
+
+  it('begin writes the one "in progress" record of its batch under every key', async () => {
+    const { engine, tasks } = await claimed(3);
+    const keys = tasks.map((t) => recordKeyOf(engine.keys(0).idempotencyPrefix, t.idempotencyKey));
+    const now = Date.now();
+    const inProgress = inProgressRecord(recordExpiry(now, 60), now + 5000);
+    const outcomes = await engine.beginExecutions(0, keys, inProgress, now, 60);
+    expect(outcomes).toEqual([{ status: 'started' }, { status: 'started' }, { status: 'started' }]);
+    expect(await redis.mget(keys)).toEqual([inProgress, inProgress, inProgress]);
   });
 
   it('a completed record under the earlier prefix (no hash tag) still dedupes a redelivery', async () => {

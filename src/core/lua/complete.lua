@@ -16,9 +16,11 @@
   KEYS[5+i]  idempotency record of task i   STRING JSON (Powertools' format)
 
   ARGV[1]    TTL seconds of a record
-  ARGV[3i-1] id of task i
-  ARGV[3i]   claim token of task i
-  ARGV[3i+1] COMPLETED record of task i (JSON), or "" to ack only (a duplicate: the record exists)
+  ARGV[2]    head of the batch's COMPLETED records (JSON up to and with the expiry)
+  ARGV[3i]   id of task i
+  ARGV[3i+1] claim token of task i
+  ARGV[3i+2] tail of task i's COMPLETED record (its record is head .. tail), or a whole record (JSON,
+             starts with "{", written as it is), or "" to ack only (a duplicate: the record exists)
 
   Returns: one code per task: 1 acknowledged, -1 no such claimed job, -2 stale token
 ]]
@@ -33,10 +35,17 @@ local any_prio = redis.call("HLEN", KEYS[4]) > 0
 
 local ids = {}
 local tokens = {}
+local head = ARGV[2]
 for i = 1, #KEYS - 5 do
-  local record = ARGV[3 * i + 1]
-  if record ~= "" then redis.call("SET", KEYS[5 + i], record, "EX", ttl) end
-  ids[i] = ARGV[3 * i - 1]
-  tokens[i] = ARGV[3 * i]
+  local tail = ARGV[3 * i + 2]
+  if tail ~= "" then
+    if string.byte(tail, 1) == 123 then
+      redis.call("SET", KEYS[5 + i], tail, "EX", ttl)
+    else
+      redis.call("SET", KEYS[5 + i], head .. tail, "EX", ttl)
+    end
+  end
+  ids[i] = ARGV[3 * i]
+  tokens[i] = ARGV[3 * i + 1]
 end
 return ack_claims(ids, tokens, any_keys, any_prio)

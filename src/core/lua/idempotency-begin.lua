@@ -12,7 +12,7 @@
 
   ARGV[1]    now ms
   ARGV[2]    TTL seconds of a record
-  ARGV[2+i]  the in-progress record of task i (JSON)
+  ARGV[3]    the in-progress record (JSON), the same for every task of the batch
 
   Returns: one entry per task: 1 started (record written), 2 running elsewhere (nothing written),
            or the COMPLETED record (JSON string, nothing written)
@@ -21,9 +21,10 @@
 
 local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
+local in_progress = ARGV[3]
 local out = {}
 for i = 1, #KEYS do
-  if redis.call("SET", KEYS[i], ARGV[2 + i], "EX", ttl, "NX") then
+  if redis.call("SET", KEYS[i], in_progress, "EX", ttl, "NX") then
     out[i] = 1
   else
     local raw = redis.call("GET", KEYS[i])
@@ -33,7 +34,7 @@ for i = 1, #KEYS do
     elseif state == "running" then
       out[i] = 2
     else
-      redis.call("SET", KEYS[i], ARGV[2 + i], "EX", ttl)
+      redis.call("SET", KEYS[i], in_progress, "EX", ttl)
       out[i] = 1
     end
   end
