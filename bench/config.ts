@@ -68,7 +68,7 @@ export function benchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
     latencyCalls: 2_000,
     memoryN: 100_000,
     claimN: 100_000,
-    e2eN: 20_000,
+    e2eN: 100_000,
     concurrency: 100,
     latenessTasks: 2_000,
     latenessSpreadMs: 20_000,

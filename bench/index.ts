@@ -96,8 +96,15 @@ async function interleaved<T>(
   runs: number,
   tickset: () => Promise<T>,
   bullmq: (() => Promise<T>) | undefined,
+  options: { readonly warmup?: boolean } = {},
 ): Promise<{ tickset: T[]; bullmq: T[] }> {
   const out = { tickset: [] as T[], bullmq: [] as T[] };
+  if (options.warmup) {
+    // One unmeasured run of each system first: JIT compilation, script loading and connection set-up are
+    // not what a throughput figure measures (the first run of a code path was up to 40% slower, for both).
+    await tickset();
+    if (bullmq) await bullmq();
+  }
   for (let run = 0; run < runs; run++) {
     if (bullmq && run % 2 === 1) out.bullmq.push(await bullmq());
     out.tickset.push(await tickset());
@@ -105,6 +112,9 @@ async function interleaved<T>(
   }
   return out;
 }
+
+/** Throughput figures warm both systems up first (latency, memory and lateness figures do not need it). */
+const WARM = { warmup: true } as const;
 
 function pair(values: { tickset: number[]; bullmq: number[] }): Pair {
   return {
@@ -312,6 +322,7 @@ async function main(): Promise<void> {
           cfg.runs,
           () => ticksetScheduleBatched(redis, cfg.scheduleN, cfg.batchSize, cfg.batchesInFlight),
           () => bullmqScheduleBatched(redis, cfg.scheduleN, cfg.batchSize, cfg.batchesInFlight),
+          WARM,
         ),
       );
       log(`schedule, single: ${cfg.singleN} calls, ${cfg.singleInFlight} in flight`);
@@ -319,6 +330,7 @@ async function main(): Promise<void> {
         cfg.runs,
         () => ticksetScheduleSingle(redis, cfg.singleN, cfg.singleInFlight),
         () => bullmqScheduleSingle(redis, cfg.singleN, cfg.singleInFlight),
+        WARM,
       );
       single = throughputPair(runs);
       latencyLoaded = {
@@ -360,7 +372,7 @@ async function main(): Promise<void> {
     if (want('ceiling')) {
       log(`bare-Lua ceiling: ${cfg.ceilingN} members`);
       ceilingPair = throughputPair(
-        await interleaved(cfg.runs, () => bareLuaCeiling(redis, cfg.ceilingN), undefined),
+        await interleaved(cfg.runs, () => bareLuaCeiling(redis, cfg.ceilingN), undefined, WARM),
       );
       figures.bareLuaCeiling = ceilingPair;
     }
@@ -370,7 +382,7 @@ async function main(): Promise<void> {
     if (want('claim')) {
       log(`claim + publish, one tick: ${cfg.claimN} due jobs`);
       claimPair = throughputPair(
-        await interleaved(cfg.runs, () => ticksetClaimPublish(redis, cfg.claimN), undefined),
+        await interleaved(cfg.runs, () => ticksetClaimPublish(redis, cfg.claimN), undefined, WARM),
       );
       figures.claimPublish = claimPair;
     }
@@ -384,6 +396,7 @@ async function main(): Promise<void> {
           cfg.runs,
           () => ticksetEndToEnd(redis, cfg.e2eN, cfg.concurrency),
           () => bullmqProcessing(redis, cfg.e2eN, cfg.concurrency, 'wait'),
+          WARM,
         ),
       );
       figures.endToEnd = e2e;
