@@ -1,5 +1,5 @@
 /**
- * Collects the calls made during one event-loop turn and sends them as one batch per group (a shard, or a
+ * Collects the calls made while one callback's promise continuations run and sends them as one batch per group (a shard, or a
  * shard and handler): the handler wrapper's "in progress" and "completed + ack" steps of concurrent tasks
  * become one script call each (see `src/client/schedule-coalescer.ts` for the same pattern on schedule).
  *
@@ -7,6 +7,12 @@
  * parsing the reply, resolving its promise) and Redis its own fixed cost per script call; with 100 tasks
  * in flight, one call per turn carries ~100 tasks for the price of one. In a Lambda, which handles one
  * event at a time, a batch holds one task: the same code path runs locally and on AWS.
+ *
+ * The batch goes out on `process.nextTick`: after every promise continuation of the current callback (so
+ * the tasks that a reply released are all in it), but before the next I/O callback runs. With the local
+ * runtime's handler connections, that is what lets Redis work on one connection's batch while Node
+ * handles another connection's reply (a flush on `setImmediate` held it until every reply read in the
+ * same poll phase was handled: the connections fell into step, ~15% less throughput, BENCHMARKS.md).
  *
  * Each call gets its own entry of the batch's reply. A batch that fails as a whole (a connection error,
  * a script error) rejects every call of that batch with that error, as each would have met it alone.
@@ -57,7 +63,7 @@ export class TurnBatcher<G, In, Out> {
         void this.#run(entry.group, entry.calls);
       } else if (!this.#flushScheduled) {
         this.#flushScheduled = true;
-        setImmediate(() => this.#flush());
+        process.nextTick(() => this.#flush());
       }
     });
   }
