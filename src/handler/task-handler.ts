@@ -275,7 +275,9 @@ export function taskHandler<R = unknown, P = JsonValue>(
         throw error;
       }
     }
-    const engine = await resolveEngine();
+    // An engine passed in (the local runtime) is used as it is: no promise to wait for per task.
+    const engine =
+      typeof options.engine === 'object' && options.engine !== null ? options.engine : await resolveEngine();
     const misfit =
       detail.namespace !== engine.namespace
         ? new MalformedEventError(

@@ -80,6 +80,29 @@ describe('LocalPublisher', () => {
     await publisher.close();
   });
 
+  it('a handler that throws at once, or is missing, is an error outcome and frees its slot', async () => {
+    const outcomes: Array<[string, string]> = [];
+    const engine = new Engine(redis, { namespace: randomNamespace() });
+    const throwing: WrappedHandler = () => {
+      throw new Error('sync failure');
+    };
+    const publisher = new LocalPublisher({
+      handlers: new Map([['work', throwing]]),
+      concurrency: 1,
+      engine,
+      onOutcome: (task, outcome) => outcomes.push([task.id, outcome.status]),
+    });
+    await publisher.publish([detail('a'), { ...detail('b'), handler: 'nobody' }, detail('c')]);
+    await eventually(() => outcomes.length === 3);
+    expect(outcomes).toEqual([
+      ['a', 'error'],
+      ['b', 'error'],
+      ['c', 'error'],
+    ]);
+    expect(publisher.capacity()).toBe(2);
+    await publisher.close();
+  });
+
   it('takes one map of handlers as one lane', async () => {
     const { maps, ranOn, release } = lanes();
     const engine = new Engine(redis, { namespace: randomNamespace() });
