@@ -19,6 +19,8 @@ export interface BenchConfig {
   readonly claimN: number;
   /** Due jobs per end-to-end run, and the handler concurrency of both systems. */
   readonly e2eN: number;
+  /** Unmeasured end-to-end runs in each run's own process before the measured one. */
+  readonly e2eWarmups: number;
   readonly concurrency: number;
   /** Lateness: tasks spread evenly (seeded random) over `latenessSpreadMs`. */
   readonly latenessTasks: number;
@@ -48,6 +50,7 @@ export function benchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
       memoryN: 20_000,
       claimN: 20_000,
       e2eN: 5_000,
+      e2eWarmups: 1,
       concurrency: 100,
       latenessTasks: 400,
       latenessSpreadMs: 4_000,
@@ -69,6 +72,7 @@ export function benchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
     memoryN: 100_000,
     claimN: 100_000,
     e2eN: 100_000,
+    e2eWarmups: 3,
     concurrency: 100,
     latenessTasks: 2_000,
     latenessSpreadMs: 20_000,

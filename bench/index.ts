@@ -9,19 +9,18 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { bullmqProcessing } from './bullmq/e2e.js';
 import { bullmqLateness } from './bullmq/lateness.js';
 import { bullmqBytesPerJob } from './bullmq/memory.js';
 import { bullmqScheduleBatched, bullmqScheduleSingle } from './bullmq/schedule.js';
 import { backlogChart, compact, latenessChart } from './charts.js';
 import { type BenchConfig, benchConfig } from './config.js';
 import type { Throughput } from './cpu.js';
+import { isolatedEndToEnd } from './e2e-isolated.js';
 import { type BenchRedis, startBenchRedis } from './redis.js';
 import { bareLuaCeiling } from './reference/lua-ceiling.js';
 import { type Distribution, distribution, type Summary, summarize } from './stats.js';
 import { type BacklogRun, ticksetBacklog } from './tickset/backlog.js';
 import { ticksetClaimPublish } from './tickset/claim.js';
-import { ticksetEndToEnd } from './tickset/e2e.js';
 import { ticksetLateness } from './tickset/lateness.js';
 import { ticksetBytesPerJob } from './tickset/memory.js';
 import { ticksetScheduleBatched, ticksetScheduleSingle } from './tickset/schedule.js';
@@ -391,12 +390,12 @@ async function main(): Promise<void> {
     let e2e: Pair | undefined;
     if (want('e2e')) {
       log(`end to end: ${cfg.e2eN} due jobs, concurrency ${cfg.concurrency}`);
+      // Each run in a process of its own, warmed up there (bench/e2e-isolated.ts).
       e2e = throughputPair(
         await interleaved(
           cfg.runs,
-          () => ticksetEndToEnd(redis, cfg.e2eN, cfg.concurrency),
-          () => bullmqProcessing(redis, cfg.e2eN, cfg.concurrency, 'wait'),
-          WARM,
+          () => isolatedEndToEnd('tickset', redis, cfg.e2eN, cfg.concurrency, cfg.e2eWarmups),
+          () => isolatedEndToEnd('bullmq', redis, cfg.e2eN, cfg.concurrency, cfg.e2eWarmups),
         ),
       );
       figures.endToEnd = e2e;

@@ -39,6 +39,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startBenchRedis(hz = 10): Promise<BenchRedis> {
   const server = await startRedisServer({ args: ['--hz', String(hz), '--save', '', '--appendonly', 'no'] });
+  return benchRedisOf(server);
+}
+
+/**
+ * The bench Redis another process started (a figure's child process): the same helpers, over its own
+ * admin connection; `stop()` closes that connection and leaves the server running.
+ */
+export function attachBenchRedis(url: string): BenchRedis {
+  const parsed = new URL(url);
+  const server: RedisServerHandle = {
+    host: parsed.hostname,
+    port: Number(parsed.port),
+    url,
+    dir: '',
+    pid: 0,
+    stop: async () => undefined,
+  };
+  return benchRedisOf(server);
+}
+
+function benchRedisOf(server: RedisServerHandle): BenchRedis {
   const admin = new Redis(server.url, { maxRetriesPerRequest: null, lazyConnect: false });
   const info = async (section: string) => parseInfo(await admin.info(section));
   const usedMemory = async () => Number((await info('memory')).used_memory);

@@ -178,7 +178,6 @@ export function taskHandler<R = unknown, P = JsonValue>(
     //    Records written before they moved into the shard's slot are looked up alongside, in parallel
     //    (ARCHITECTURE.md, "Upgrading"); only a redelivery can find one, since a first delivery built in
     //    this process was claimed after the upgrade.
-    const wallNow = Date.now();
     const runFor = context ? context.getRemainingTimeInMillis() : (timeoutMs ?? 60_000);
     const legacyKey =
       legacyRecords && (detail.attempt > 1 || !local)
