@@ -504,10 +504,17 @@ export class Engine {
   ): Promise<AckOutcome[]> {
     const k = this.keys(shard);
     const keys = [k.jobs, k.state, k.keys, k.prio, k.inflight(handler)];
-    const args: Array<string | number> = [ttlSeconds, recordHead];
-    for (const t of tasks) {
+    // ids, then tokens, then tails: complete.lua reads the ids and tokens in place.
+    const n = tasks.length;
+    const args: Array<string | number> = new Array(2 + 3 * n);
+    args[0] = ttlSeconds;
+    args[1] = recordHead;
+    for (let i = 0; i < n; i++) {
+      const t = tasks[i]!;
       keys.push(t.recordKey);
-      args.push(t.id, t.claimToken, t.recordTail);
+      args[2 + i] = t.id;
+      args[2 + n + i] = t.claimToken;
+      args[2 + 2 * n + i] = t.recordTail;
     }
     const reply = await runScript<number[]>(this.redis, LUA.complete, keys, args);
     return reply.map((code) => (code === 1 ? 'acked' : code === -2 ? 'stale' : 'missing'));

@@ -16,4 +16,4 @@
 -- @include body.lua
 -- @include ack-claim.lua
 
-return ack_claims({ ARGV[1] }, { ARGV[2] }, true, true)[1]
+return ack_claims(ARGV, 1, 2, 1, true, true)[1]

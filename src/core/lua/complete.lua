@@ -15,37 +15,40 @@
   KEYS[5]    inflight  ZSET id -> lease deadline (of the handler)
   KEYS[5+i]  idempotency record of task i   STRING JSON (Powertools' format)
 
-  ARGV[1]    TTL seconds of a record
-  ARGV[2]    head of the batch's COMPLETED records (JSON up to and with the expiry)
-  ARGV[3i]   id of task i
-  ARGV[3i+1] claim token of task i
-  ARGV[3i+2] tail of task i's COMPLETED record (its record is head .. tail), or a whole record (JSON,
-             starts with "{", written as it is), or "" to ack only (a duplicate: the record exists)
+  ARGV[1]        TTL seconds of a record
+  ARGV[2]        head of the batch's COMPLETED records (JSON up to and with the expiry)
+  ARGV[2+i]      id of task i              (n = #KEYS - 5 tasks: ids, then tokens, then tails, so that
+  ARGV[2+n+i]    claim token of task i      the ids and tokens are read in place)
+  ARGV[2+2n+i]   tail of task i's COMPLETED record (its record is head .. tail; "}" is a record without
+                 data), or a whole record (JSON, starts with "{", written as it is), or "" to ack only
+                 (a duplicate: the record exists)
 
   Returns: one code per task: 1 acknowledged, -1 no such claimed job, -2 stale token
 ]]
 -- @include body.lua
 -- @include ack-claim.lua
 
-local ttl = tonumber(ARGV[1])
+-- The TTL stays the string it came as: a Lua number would be formatted again for every SET.
+local ttl = ARGV[1]
 -- Checked once per batch: with no user keys (or no priorities) in the shard there is no mapping to remove,
 -- so the body is neither read nor decoded (and no HDEL on prio) for any task of the batch.
 local any_keys = redis.call("HLEN", KEYS[3]) > 0
 local any_prio = redis.call("HLEN", KEYS[4]) > 0
 
-local ids = {}
-local tokens = {}
+local n = #KEYS - 5
 local head = ARGV[2]
-for i = 1, #KEYS - 5 do
-  local tail = ARGV[3 * i + 2]
-  if tail ~= "" then
+-- The record of a task whose function returned nothing, built once for the batch.
+local without_data = head .. "}"
+for i = 1, n do
+  local tail = ARGV[2 + 2 * n + i]
+  if tail == "}" then
+    redis.call("SET", KEYS[5 + i], without_data, "EX", ttl)
+  elseif tail ~= "" then
     if string.byte(tail, 1) == 123 then
       redis.call("SET", KEYS[5 + i], tail, "EX", ttl)
     else
       redis.call("SET", KEYS[5 + i], head .. tail, "EX", ttl)
     end
   end
-  ids[i] = ARGV[3 * i]
-  tokens[i] = ARGV[3 * i + 1]
 end
-return ack_claims(ids, tokens, any_keys, any_prio)
+return ack_claims(ARGV, 3, 3 + n, n, any_keys, any_prio)

@@ -20,7 +20,8 @@
 -- @include idempotency.lua
 
 local now = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
+-- The TTL stays the string it came as: a Lua number would be formatted again for every SET.
+local ttl = ARGV[2]
 local in_progress = ARGV[3]
 local out = {}
 for i = 1, #KEYS do
