@@ -14,7 +14,7 @@ export type WrappedHandler = (event: unknown) => Promise<TaskOutcome<unknown>>;
 export interface LocalPublisherOptions {
   /**
    * The wrapped handlers by name; or one such map per handler connection (each wrapping the handlers
-   * with an engine of its own), over which tasks are spread in turn.
+   * with an engine of its own): a task starts on the one with the fewest running tasks.
    */
   readonly handlers: ReadonlyMap<string, WrappedHandler> | ReadonlyArray<ReadonlyMap<string, WrappedHandler>>;
   readonly concurrency: number;
