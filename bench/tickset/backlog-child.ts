@@ -4,7 +4,7 @@
  * and prints one JSON line. Usage: backlog-child.ts <redis url> <namespace> <expected jobs>
  */
 import { connect, Engine } from 'tickset';
-import { TickLoop } from '../../src/tick/loop.js';
+import { TickLoop } from 'tickset/tick';
 import { noopPublisher } from './claim.js';
 
 const [url, namespace, expectedText] = process.argv.slice(2);

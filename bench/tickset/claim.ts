@@ -3,7 +3,7 @@
  * and a no-op publisher (promote, claim, decode into event details, "publish"). Nothing else runs.
  */
 import { connect, Engine, type Publisher } from 'tickset';
-import { TickLoop } from '../../src/tick/loop.js';
+import { TickLoop } from 'tickset/tick';
 import { measure, type Throughput } from '../cpu.js';
 import type { BenchRedis } from '../redis.js';
 import { preloadDue } from './common.js';

@@ -12,10 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
 const probe = `
-const [main, handler, local] = await Promise.all([import('tickset'), import('tickset/handler'), import('tickset/local')]);
+const [main, handler, local, tick] = await Promise.all([
+  import('tickset'), import('tickset/handler'), import('tickset/local'), import('tickset/tick'),
+]);
 console.log(JSON.stringify({
   Scheduler: typeof main.Scheduler, fromEnv: typeof main.Scheduler?.fromEnv, TicksetError: typeof main.TicksetError,
-  taskHandler: typeof handler.taskHandler, startLocal: typeof local.startLocal,
+  taskHandler: typeof handler.taskHandler, startLocal: typeof local.startLocal, TickLoop: typeof tick.TickLoop,
 }));`;
 const expected = {
   Scheduler: 'function',
@@ -23,6 +25,7 @@ const expected = {
   TicksetError: 'function',
   taskHandler: 'function',
   startLocal: 'function',
+  TickLoop: 'function',
 };
 
 describe('package exports', () => {
@@ -46,12 +49,12 @@ describe('package exports', () => {
   }, 180_000);
   afterAll(() => rmSync(pkgDir, { recursive: true, force: true }));
 
-  it('resolves ., ./handler and ./local from the build', async () => {
+  it('resolves ., ./handler, ./local and ./tick from the build', async () => {
     const { stdout } = await run('node', ['probe.mjs'], { cwd: join(pkgDir, 'consumer') });
     expect(JSON.parse(stdout)).toEqual(expected);
   });
 
-  it('resolves ., ./handler and ./local from TypeScript sources through tsx', async () => {
+  it('resolves ., ./handler, ./local and ./tick from TypeScript sources through tsx', async () => {
     const file = join(root, '.tmp', `probe-${process.pid}.mts`);
     writeFileSync(file, probe);
     try {
