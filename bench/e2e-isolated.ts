@@ -22,7 +22,6 @@ export async function isolatedEndToEnd(
     [
       '--import',
       'tsx',
-      '--conditions=tickset-source',
       CHILD,
       system,
       redis.url,

@@ -33,7 +33,6 @@ export async function ticksetBacklog(redis: BenchRedis, size: number): Promise<B
       '--expose-gc',
       '--import',
       'tsx',
-      '--conditions=tickset-source',
       CHILD,
       redis.url,
       namespace,
