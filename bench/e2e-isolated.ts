@@ -19,17 +19,7 @@ export async function isolatedEndToEnd(
 ): Promise<Throughput> {
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      CHILD,
-      system,
-      redis.url,
-      String(n),
-      String(concurrency),
-      String(warmups),
-      '1',
-    ],
+    ['--import', 'tsx', CHILD, system, redis.url, String(n), String(concurrency), String(warmups), '1'],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let out = '';

@@ -29,15 +29,7 @@ export async function ticksetBacklog(redis: BenchRedis, size: number): Promise<B
   const redisCpuBefore = await redis.cpuSeconds();
   const child = spawn(
     process.execPath,
-    [
-      '--expose-gc',
-      '--import',
-      'tsx',
-      CHILD,
-      redis.url,
-      namespace,
-      String(size),
-    ],
+    ['--expose-gc', '--import', 'tsx', CHILD, redis.url, namespace, String(size)],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let out = '';
