@@ -2,8 +2,8 @@
  * Backlog scaling: N jobs due at once, drained by one tick process in a child process (so its RSS is
  * measured alone, not mixed with the bench's own heap of samples and BullMQ objects).
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { runChildJson } from '../child.js';
 import type { CpuCost } from '../cpu.js';
 import type { BenchRedis } from '../redis.js';
 import { perSecond } from '../stats.js';
@@ -27,29 +27,14 @@ export async function ticksetBacklog(redis: BenchRedis, size: number): Promise<B
   await redis.flush();
   await preloadDue(redis.url, namespace, size);
   const redisCpuBefore = await redis.cpuSeconds();
-  const child = spawn(
-    process.execPath,
-    ['--expose-gc', '--import', 'tsx', CHILD, redis.url, namespace, String(size)],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    out += chunk;
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (c) => resolve(c));
-  });
-  if (code !== 0) throw new Error(`backlog child exited with ${code}`);
-  const redisCpu = (await redis.cpuSeconds()) - redisCpuBefore;
-  const result = JSON.parse(out.trim().split('\n').pop()!) as {
+  const result = await runChildJson<{
     ms: number;
     cpuUs: number;
     rssBefore: number;
     rssPeak: number;
     heapPeak: number;
-  };
+  }>(CHILD, [redis.url, namespace, String(size)], ['--expose-gc']);
+  const redisCpu = (await redis.cpuSeconds()) - redisCpuBefore;
   return {
     size,
     perSecond: perSecond(size, result.ms),
