@@ -238,22 +238,21 @@ for g = 1, groups do
   --   where the tick sees it).
   local direct = nil
   if budget > 0 and redis.call("ZCARD", ready) == 0 then
-    local unranked = per_second < 0 and max_in_flight < 0 and redis.call("HLEN", KEYS[7]) == 0
-    if unranked then
-      direct = redis.call("ZRANGEBYSCORE", delayed, "-inf", now, "LIMIT", 0, math.min(promote_limit, budget))
-      if #direct == 0 then direct = nil end
-    else
-      direct = redis.call("ZRANGEBYSCORE", delayed, "-inf", now, "LIMIT", 0, math.min(promote_limit, budget + 1))
-      if #direct == 0 or #direct > budget or #direct > promote_limit then
-        direct = nil
-      elseif redis.call("HLEN", KEYS[7]) > 0 then
-        for first = 1, #direct, CHUNK do
-          local priorities = redis.call("HMGET", KEYS[7], unpack(direct, first, math.min(first + CHUNK - 1, #direct)))
-          for j = 1, #priorities do
-            if priorities[j] then direct = nil break end
-          end
-          if not direct then break end
+    local any_priority = redis.call("HLEN", KEYS[7]) > 0
+    -- Nothing can reorder the due jobs: take the first `budget`. Otherwise fetch one more, to see whether
+    -- the budget takes them all.
+    local unranked = per_second < 0 and max_in_flight < 0 and not any_priority
+    local fetch = unranked and budget or budget + 1
+    direct = redis.call("ZRANGEBYSCORE", delayed, "-inf", now, "LIMIT", 0, math.min(promote_limit, fetch))
+    if #direct == 0 or #direct > budget or #direct > promote_limit then
+      direct = nil
+    elseif any_priority then
+      for first = 1, #direct, CHUNK do
+        local priorities = redis.call("HMGET", KEYS[7], unpack(direct, first, math.min(first + CHUNK - 1, #direct)))
+        for j = 1, #priorities do
+          if priorities[j] then direct = nil break end
         end
+        if not direct then break end
       end
     end
   end
