@@ -88,7 +88,18 @@ export function decodeClaim(raw: RawClaim): ClaimResult {
   const dueAt: number[] = [];
   let lastDue = Number.NaN;
   let lastIso = '';
-  for (let i = 1, k = 1; i < reply.length; i += 3, k++) {
+  // Per handler: its lease deadline and the start of its claim tokens, "<deadline>.<prefix>.<id>" (claim.lua).
+  const leases = new Map<string, { until: number; tokenHead: string }>();
+  const leaseOf = (handler: string) => {
+    let lease = leases.get(handler);
+    if (!lease) {
+      const until = Math.trunc(now + (leaseByHandler.get(handler) ?? 0));
+      lease = { until, tokenHead: `${until}.${tokenPrefix}.` };
+      leases.set(handler, lease);
+    }
+    return lease;
+  };
+  for (let i = 1; i < reply.length; i += 3) {
     const id = String(reply[i]);
     const { header, payloadJson } = decodeBody(id, String(reply[i + 1]), nameOf);
     const due = header.o ?? header.r ?? now;
@@ -98,6 +109,7 @@ export function decodeClaim(raw: RawClaim): ClaimResult {
       lastIso = new Date(due).toISOString();
     }
     dueAt.push(due);
+    const lease = leaseOf(header.h);
     tasks.push({
       v: TASK_EVENT_VERSION,
       id,
@@ -106,10 +118,10 @@ export function decodeClaim(raw: RawClaim): ClaimResult {
       attempt: Number(reply[i + 2]),
       idempotencyKey: idempotencyKeyOf(id, header),
       scheduledFor: lastIso,
-      claimToken: `${tokenPrefix}.${k}`,
+      claimToken: lease.tokenHead + id,
       namespace,
       shard,
-      leaseUntil: now + (leaseByHandler.get(header.h) ?? 0),
+      leaseUntil: lease.until,
     });
   }
   return { tasks, dueAt, expired: Number(reply[0]) };
@@ -535,7 +547,8 @@ export class Engine {
     if (body === null) return { outcome: 'missing', attempt: 0 };
     // The ref came from a claim of this handler: no need to resolve the body's handler code.
     const { header } = decodeBody(ref.id, body, () => ref.handler);
-    const attempt = Number((rawState ?? '0').split('|')[0]);
+    // No state: the job's first claim (claim.lua writes none for it), attempt 1.
+    const attempt = rawState === null ? 1 : Number(rawState.split('|')[0]);
     const [kind, base, cap] = header.b ?? ['e', 1000, 300_000];
     const retryAt =
       options.retry === false

@@ -107,7 +107,8 @@ export async function getJob(engine: Engine, idOrKey: string, now: number): Prom
     ...(runAt !== undefined ? { runAt: new Date(runAt) } : {}),
     payload: parsePayload(payloadJson),
     ...(header.k !== undefined ? { key: header.k } : {}),
-    attempt: state.attempt,
+    // A job in flight with no state is on its first claim, which writes none (claim.lua).
+    attempt: inflight !== null && rawState === null ? 1 : state.attempt,
     maxAttempts: header.m ?? DEFAULT_MAX_ATTEMPTS,
     priority: header.p ?? 0,
     revision: header.v,

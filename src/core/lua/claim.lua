@@ -32,8 +32,9 @@
   then 5 values per group g: handler name, most jobs to claim (0: promote only), per-second limit
            (-1: none), in-flight cap (-1: none), lease ms
 
-  Returns: { expired, claimed_id, body, attempt, ... }. The claim token of the k-th claimed job is
-  "<token prefix>.<k>" (k = 1, 2, … in reply order), so it is not repeated in the reply.
+  Returns: { expired, claimed_id, body, attempt, ... }. The claim token of a claimed job is
+  "<lease deadline ms>.<token prefix>.<claimed id>" (the deadline is now + the handler's lease, as "%d"
+  formats it), so it is not repeated in the reply.
 ]]
 -- @include body.lua
 -- @include promote.lua
@@ -45,7 +46,6 @@ local promote_limit = tonumber(ARGV[4])
 local window = math.floor(now / 1000)
 local result = { 0 }
 local expired = 0
-local counter = 0
 
 local function to_dead(id, attempt, reason)
   redis.call("ZADD", KEYS[3], now, id)
@@ -129,19 +129,31 @@ end
 -- one multi-member ZADD and one multi-field HSET: one redis.call per job cost more than the commands
 -- themselves (BENCHMARKS.md). A recurring job writes at once, after flushing what is pending, and the jobs
 -- after it in its chunk are read again one by one, so every read sees what it saw with one write per job.
+--
+-- A first claim writes no state (one multi-field HSET less per batch: about a fifth of the end-to-end
+-- Redis time, BENCHMARKS.md). A one-off job with no state entry has never been claimed: its claim is
+-- attempt 1 and the only claim that id has had, fenced by its token's lease deadline matching its
+-- in-flight score (holds_claim in body.lua). Every step that takes a claimed job out of in-flight and
+-- keeps it (requeue, release, fail, upsert, replay) leaves a state entry, so any later claim writes its
+-- token. An occurrence of a series always writes its state: its id ("<series>@<ms>") can come back after
+-- an upsert of the series.
 local function claim_ids(ids, delayed, inflight, deadline)
   local claimed = 0
   local n = #result
-  -- "|<token prefix>." : the state of a claim is attempt .. state_token .. counter.
-  local state_token = "|" .. token_prefix .. "."
+  -- "|<deadline>.<token prefix>." : the state of a claim is attempt .. state_token .. id.
+  local state_token = "|" .. deadline .. "." .. token_prefix .. "."
   local pending_inflight = {}
   local pending_state = {}
   local pending = 0
+  local pending_states = 0
   local function flush()
     if pending > 0 then
       redis.call("ZADD", inflight, unpack(pending_inflight, 1, 2 * pending))
-      redis.call("HSET", KEYS[2], unpack(pending_state, 1, 2 * pending))
       pending = 0
+    end
+    if pending_states > 0 then
+      redis.call("HSET", KEYS[2], unpack(pending_state, 1, 2 * pending_states))
+      pending_states = 0
     end
   end
   for first = 1, #ids, CHUNK do
@@ -182,10 +194,12 @@ local function claim_ids(ids, delayed, inflight, deadline)
             reread = true
           end
           attempt = attempt + 1
-          counter = counter + 1
           pending = pending + 1
-          pending_state[2 * pending - 1] = claim_id
-          pending_state[2 * pending] = attempt .. state_token .. counter
+          if raw_state or recurring then
+            pending_states = pending_states + 1
+            pending_state[2 * pending_states - 1] = claim_id
+            pending_state[2 * pending_states] = attempt .. state_token .. claim_id
+          end
           pending_inflight[2 * pending - 1] = deadline
           pending_inflight[2 * pending] = claim_id
           if recurring then flush() end

@@ -24,12 +24,14 @@
 local id = ARGV[1]
 local now = tonumber(ARGV[3])
 local retry_at = tonumber(ARGV[4])
-if not redis.call("ZSCORE", KEYS[5], id) then
+local lease = redis.call("ZSCORE", KEYS[5], id)
+if not lease then
   if redis.call("HEXISTS", KEYS[1], id) == 1 then return { -2, 0 } end
   return { -1, 0 }
 end
-local attempt, token = parse_state(redis.call("HGET", KEYS[2], id))
-if token ~= ARGV[2] then return { -2, attempt } end
+local raw_state = redis.call("HGET", KEYS[2], id)
+local attempt = inflight_attempt(raw_state)
+if not holds_claim(raw_state, ARGV[2], lease, id) then return { -2, attempt } end
 
 local body = redis.call("HGET", KEYS[1], id)
 local header = decode_body(body, id)

@@ -17,9 +17,11 @@
 -- @include body.lua
 
 local id = ARGV[1]
-if not redis.call("ZSCORE", KEYS[3], id) then return -2 end
-local attempt, token = parse_state(redis.call("HGET", KEYS[1], id))
-if token ~= ARGV[2] then return -2 end
+local lease = redis.call("ZSCORE", KEYS[3], id)
+if not lease then return -2 end
+local raw_state = redis.call("HGET", KEYS[1], id)
+if not holds_claim(raw_state, ARGV[2], lease, id) then return -2 end
+local attempt = inflight_attempt(raw_state)
 redis.call("ZREM", KEYS[3], id)
 redis.call("ZADD", KEYS[2], tonumber(ARGV[3]), id)
 redis.call("HSET", KEYS[1], id, math.max(attempt - 1, 0) .. "||publish-failed|" .. ARGV[4])

@@ -30,7 +30,9 @@ header.v = redis.call("INCR", KEYS[5])
 header.r = now
 if header.o then header.o = now end
 redis.call("HSET", KEYS[1], id, encode_body(header, payload, id))
-redis.call("HDEL", KEYS[2], id)
+-- Attempts start again, with a state entry kept (attempt 0): the next claim writes its token, so a late ack
+-- of an earlier claim is rejected (claim.lua fences a first claim by the absence of state).
+redis.call("HSET", KEYS[2], id, "0||")
 redis.call("ZREM", KEYS[3], id)
 redis.call("ZADD", KEYS[4], now, id)
 return 1

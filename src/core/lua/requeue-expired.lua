@@ -34,7 +34,7 @@ for g = 1, (#KEYS - 4) / 2 do
       redis.call("HDEL", KEYS[2], id)
     else
       local header = decode_body(body, id)
-      local attempt = parse_state(redis.call("HGET", KEYS[2], id))
+      local attempt = inflight_attempt(redis.call("HGET", KEYS[2], id))
       if attempt >= (header.m or DEFAULT_MAX_ATTEMPTS) then
         redis.call("ZADD", KEYS[3], now, id)
         redis.call("HSET", KEYS[2], id, attempt .. "||lease-expired|lease expired without an ack")

@@ -205,11 +205,13 @@ for i = 1, n do
   if upsert then
     rev = rev + 1
     job_rev = rev
-    -- Upsert: supersede any queued, claimed or dead copy; a claim's late ack is then rejected.
+    -- Upsert: supersede any queued, claimed or dead copy; a claim's late ack is then rejected. Attempts
+    -- start again, but a job that was ever claimed keeps a state entry (attempt 0): its next claim then
+    -- writes its token, since claim.lua fences a first claim by the absence of state.
     redis.call("ZREM", KEYS[13 + 3 * (g - 1)], id)
-    redis.call("ZREM", KEYS[14 + 3 * (g - 1)], id)
+    local was_claimed = redis.call("ZREM", KEYS[14 + 3 * (g - 1)], id) == 1
     redis.call("ZREM", KEYS[7], id)
-    redis.call("HDEL", KEYS[4], id)
+    if redis.call("HDEL", KEYS[4], id) == 1 or was_claimed then redis.call("HSET", KEYS[4], id, "0||") end
     redis.call("SREM", KEYS[8], id)
   end
   bodies[#bodies + 1] = id

@@ -1,5 +1,6 @@
 -- Acks claims, fenced by their tokens: removes each job from in-flight and deletes its body, claim state,
--- user-key mapping (when the key still maps to it) and priority. Shared by ack.lua and complete.lua, whose
+-- user-key mapping (when the key still maps to it) and priority. A job on its first claim has no state;
+-- its token is checked against its lease deadline instead (holds_claim in body.lua). Shared by ack.lua and complete.lua, whose
 -- KEYS[1..5] are: jobs, state, keys, prio, inflight (of the jobs' handler). `check_keys` / `check_prio`
 -- false skip the key and priority lookups (the caller knows the shard has none).
 -- Scores and states are read with one ZMSCORE and one HMGET per chunk and the removals written with one
@@ -27,7 +28,7 @@ local function ack_claims(args, ids_at, tokens_at, n, check_keys, check_prio)
       elseif not scores[j] then
         -- Not in flight: a job that still exists was claimed again, cancelled or superseded meanwhile.
         out[i] = redis.call("HEXISTS", KEYS[1], id) == 1 and -2 or -1
-      elseif not holds_token(states[j], args[tokens_at + i - 1]) then
+      elseif not holds_claim(states[j], args[tokens_at + i - 1], scores[j], id) then
         out[i] = -2
       else
         out[i] = 1

@@ -111,6 +111,13 @@ local function parse_state(raw)
   return tonumber(a) or 0, t or ""
 end
 
+-- The attempt of a job in flight, from its state: no state is a job's first claim, which writes none
+-- (claim.lua), so attempt 1.
+local function inflight_attempt(raw)
+  if not raw then return 1 end
+  return (parse_state(raw))
+end
+
 -- Whether claim state `raw` holds claim token `token` (a non-empty token): what comparing parse_state's
 -- token with it says for a state this code wrote, without the pattern match and its two new strings.
 local function holds_token(raw, token)
@@ -120,6 +127,20 @@ local function holds_token(raw, token)
   local last = bar + #token
   return string.find(raw, token, bar + 1, true) == bar + 1
     and (last == #raw or string.byte(raw, last + 1) == 124)
+end
+
+-- Whether claim token `token` is the current claim of job `id` in flight, given its state `raw` and its
+-- in-flight score `score` (its lease deadline). With a state, the state holds the token. Without one, the
+-- job is on its first claim, which writes no state (claim.lua), and no other claim of that id has been
+-- made: a claim token is "<lease deadline>.<prefix>.<id>", so its deadline matching the score and its id
+-- matching the job are the check.
+local function holds_claim(raw, token, score, id)
+  if raw then return holds_token(raw, token) end
+  local dot = string.find(token, ".", 1, true)
+  if not dot then return false end
+  local at = #token - #id
+  return at > dot and string.byte(token, at) == 46 and string.find(token, id, at + 1, true) == at + 1
+    and tonumber(string.sub(token, 1, dot - 1)) == tonumber(score)
 end
 
 local DEFAULT_MAX_ATTEMPTS = 3
