@@ -112,6 +112,29 @@ async function interleaved<T>(
   return out;
 }
 
+/**
+ * Bytes per job, `runs` rounds, each on a fresh `redis-server` shared by both systems (odd rounds BullMQ
+ * first). Why a server per round: Redis seeds its hash function at random when it starts, and whether the
+ * incremental rehash of each BullMQ job hash (6 fields, a hashtable since its data is over 64 bytes)
+ * finishes within its own write depends on where the field names land, the same for every job: in some
+ * server starts every job keeps both bucket tables, 32 bytes more (775 or 807 B per job at 100,000;
+ * BENCHMARKS.md). On one server the runs of a figure would all draw the same seed; one per round samples it.
+ */
+async function memoryRounds(runs: number, n: number): Promise<{ tickset: number[]; bullmq: number[] }> {
+  const out = { tickset: [] as number[], bullmq: [] as number[] };
+  for (let run = 0; run < runs; run++) {
+    const fresh = await startBenchRedis(10);
+    try {
+      if (run % 2 === 1) out.bullmq.push(await bullmqBytesPerJob(fresh, n));
+      out.tickset.push(await ticksetBytesPerJob(fresh, n));
+      if (run % 2 === 0) out.bullmq.push(await bullmqBytesPerJob(fresh, n));
+    } finally {
+      await fresh.stop();
+    }
+  }
+  return out;
+}
+
 /** Throughput figures warm both systems up first (latency, memory and lateness figures do not need it). */
 const WARM = { warmup: true } as const;
 
@@ -357,13 +380,7 @@ async function main(): Promise<void> {
     let memory: Pair | undefined;
     if (want('memory')) {
       log(`memory: ${cfg.memoryN} delayed jobs`);
-      memory = pair(
-        await interleaved(
-          cfg.runs,
-          () => ticksetBytesPerJob(redis, cfg.memoryN),
-          () => bullmqBytesPerJob(redis, cfg.memoryN),
-        ),
-      );
+      memory = pair(await memoryRounds(cfg.runs, cfg.memoryN));
       figures.bytesPerJob = memory;
     }
 

@@ -22,7 +22,10 @@ export interface TaskEventDetail {
   readonly idempotencyKey: string;
   /** ISO 8601 time the occurrence was due. */
   readonly scheduledFor: string;
-  /** Fences ack and fail: a late ack with an old token is rejected. */
+  /**
+   * Fences ack and fail: a late ack with an old token is rejected. `<lease deadline ms>.<random>.<id>`
+   * (ARCHITECTURE.md, "Claim tokens"); opaque to handlers.
+   */
   readonly claimToken: string;
   readonly namespace: string;
   readonly shard: number;
