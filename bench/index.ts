@@ -119,12 +119,16 @@ async function interleaved<T>(
  * finishes within its own write depends on where the field names land, the same for every job: in some
  * server starts every job keeps both bucket tables, 32 bytes more (775 or 807 B per job at 100,000;
  * BENCHMARKS.md). On one server the runs of a figure would all draw the same seed; one per round samples it.
+ * Each fresh server first takes 1,000 unmeasured jobs of each system: the first large write to a new server
+ * allocates ~40 KB once (0.4 B per job here), which would otherwise land on whichever system runs first.
  */
 async function memoryRounds(runs: number, n: number): Promise<{ tickset: number[]; bullmq: number[] }> {
   const out = { tickset: [] as number[], bullmq: [] as number[] };
   for (let run = 0; run < runs; run++) {
     const fresh = await startBenchRedis(10);
     try {
+      await ticksetBytesPerJob(fresh, 1000);
+      await bullmqBytesPerJob(fresh, 1000);
       if (run % 2 === 1) out.bullmq.push(await bullmqBytesPerJob(fresh, n));
       out.tickset.push(await ticksetBytesPerJob(fresh, n));
       if (run % 2 === 0) out.bullmq.push(await bullmqBytesPerJob(fresh, n));
