@@ -2,29 +2,16 @@
  * claim.lua promotes by itself: due jobs reach a claim without a separate promote, in rank order, and go
  * straight from delayed to in-flight only when nothing could rank ahead of them.
  */
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Scheduler } from '../../src/client/scheduler.js';
+import { describe, expect, it } from 'vitest';
 import { parseState } from '../../src/core/codec.js';
-import { newClient, randomNamespace } from '../support/context.js';
 import { spec } from '../support/drive.js';
+import { schedulerFixture } from '../support/scheduler-fixture.js';
 
 const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
 
 describe('claim promotes', () => {
-  let redis: Redis;
-  beforeAll(() => {
-    redis = newClient();
-  });
-  afterAll(async () => {
-    await redis.quit();
-  });
-
-  const setup = (now: () => number = () => T0) => {
-    const tasks = new Scheduler({ redis, namespace: randomNamespace(), now });
-    const k = tasks.engine.keys(0);
-    return { tasks, e: tasks.engine, k };
-  };
+  const fixture = schedulerFixture(T0);
+  const { setup } = fixture;
 
   it('claims due jobs without a separate promote, in rank order with priorities, never one not yet due', async () => {
     const { tasks, e, k } = setup();
@@ -35,8 +22,8 @@ describe('claim promotes', () => {
 
     const { tasks: claimed } = await e.claim(0, [spec('h', 10)], T0);
     expect(claimed.map((t) => t.payload)).toEqual(['p5', 'old', 'newer']);
-    expect(await redis.zcard(k.ready('h'))).toBe(0);
-    expect(await redis.zrange(k.delayed('h'), 0, -1)).toHaveLength(1);
+    expect(await fixture.redis.zcard(k.ready('h'))).toBe(0);
+    expect(await fixture.redis.zrange(k.delayed('h'), 0, -1)).toHaveLength(1);
   });
 
   it('jobs already waiting in ready are ranked together with the newly due ones', async () => {
@@ -49,7 +36,7 @@ describe('claim promotes', () => {
     await tasks.schedule({ handler: 'h', at: T0 - 10, payload: 'earlier' });
     now = T0;
     expect((await e.claim(0, [spec('h', 1)], now)).tasks.map((t) => t.payload)).toEqual(['earlier']);
-    expect(await redis.zcard(k.ready('h'))).toBe(1);
+    expect(await fixture.redis.zcard(k.ready('h'))).toBe(1);
     expect((await e.claim(0, [spec('h', 1)], now)).tasks.map((t) => t.payload)).toEqual(['waiting']);
   });
 
@@ -57,8 +44,8 @@ describe('claim promotes', () => {
     const { tasks, e, k } = setup();
     for (let i = 0; i < 5; i++) await tasks.schedule({ handler: 'h', at: T0 - 100 + i, payload: i });
     expect((await e.claim(0, [spec('h', 2)], T0)).tasks.map((t) => t.payload)).toEqual([0, 1]);
-    expect(await redis.zcard(k.ready('h'))).toBe(0);
-    expect(await redis.zrange(k.delayed('h'), 0, -1)).toHaveLength(3);
+    expect(await fixture.redis.zcard(k.ready('h'))).toBe(0);
+    expect(await fixture.redis.zrange(k.delayed('h'), 0, -1)).toHaveLength(3);
     expect((await e.claim(0, [spec('h', 10)], T0)).tasks.map((t) => t.payload)).toEqual([2, 3, 4]);
   });
 
@@ -68,8 +55,8 @@ describe('claim promotes', () => {
     // Due last, but its priority ranks it ahead of every other: the budget of 2 takes it first.
     await tasks.schedule({ handler: 'h', at: T0 - 50, priority: 10, payload: 'p' });
     expect((await e.claim(0, [spec('h', 2)], T0)).tasks.map((t) => t.payload)).toEqual(['p', 0]);
-    expect(await redis.zrange(k.ready('h'), 0, -1, 'WITHSCORES')).toHaveLength(6);
-    expect(await redis.zcard(k.delayed('h'))).toBe(0);
+    expect(await fixture.redis.zrange(k.ready('h'), 0, -1, 'WITHSCORES')).toHaveLength(6);
+    expect(await fixture.redis.zcard(k.delayed('h'))).toBe(0);
     expect((await e.claim(0, [spec('h', 10)], T0)).tasks.map((t) => t.payload)).toEqual([1, 2, 3]);
   });
 
@@ -78,16 +65,16 @@ describe('claim promotes', () => {
     for (let i = 0; i < 5; i++) await tasks.schedule({ handler: 'h', at: T0 - 100 + i, payload: i });
     const capped = spec('h', 10, { limits: { maxInFlight: 2 } });
     expect((await e.claim(0, [capped], T0)).tasks.map((t) => t.payload)).toEqual([0, 1]);
-    expect(await redis.zcard(k.ready('h'))).toBe(3);
-    expect(await redis.zcard(k.delayed('h'))).toBe(0);
+    expect(await fixture.redis.zcard(k.ready('h'))).toBe(3);
+    expect(await fixture.redis.zcard(k.delayed('h'))).toBe(0);
   });
 
   it('a spec with limit 0 only promotes (a paused handler, or no capacity)', async () => {
     const { tasks, e, k } = setup();
     for (let i = 0; i < 3; i++) await tasks.schedule({ handler: 'h', at: T0, payload: i });
     expect((await e.claim(0, [spec('h', 0)], T0)).tasks).toEqual([]);
-    expect(await redis.zcard(k.ready('h'))).toBe(3);
-    expect(await redis.zcard(k.inflight('h'))).toBe(0);
+    expect(await fixture.redis.zcard(k.ready('h'))).toBe(3);
+    expect(await fixture.redis.zcard(k.inflight('h'))).toBe(0);
   });
 
   it('a rate-limited handler only has its due jobs promoted; the other handler in the call is claimed', async () => {
@@ -97,7 +84,7 @@ describe('claim promotes', () => {
     const specs = [spec('slow', 10, { limits: { perSecond: 1 } }), spec('fast', 10)];
     const first = await e.claim(0, specs, T0);
     expect(first.tasks.map((t) => t.payload)).toEqual([0, 'f']);
-    expect(await redis.zcard(k.ready('slow'))).toBe(3);
+    expect(await fixture.redis.zcard(k.ready('slow'))).toBe(3);
     expect((await e.claim(0, specs, T0 + 500)).tasks).toEqual([]);
     expect((await e.claim(0, specs, T0 + 1000)).tasks.map((t) => t.payload)).toEqual([1]);
   });
@@ -115,7 +102,7 @@ describe('claim promotes', () => {
 
     const { tasks: claimed, expired } = await e.claim(0, [spec('h', 10)], now);
     expect(expired).toBe(1);
-    expect(await redis.zscore(k.dead, gone)).toBe(String(T0));
+    expect(await fixture.redis.zscore(k.dead, gone)).toBe(String(T0));
     expect(claimed.map((t) => t.id)).toEqual([before, `${series}@${T0 - 2}`, after]);
     expect(new Set(claimed.map((t) => t.claimToken)).size).toBe(3);
     for (const task of claimed) {
@@ -124,9 +111,9 @@ describe('claim promotes', () => {
     }
     // The occurrence's id can come back (an upsert of its series): its claim keeps its token in the state.
     // A one-off job's first claim writes none (test/core/first-claim.test.ts).
-    expect(parseState(await redis.hget(k.state, claimed[1]!.id)).token).toBe(claimed[1]!.claimToken);
-    expect(await redis.hmget(k.state, before, after)).toEqual([null, null]);
-    expect(await redis.zscore(k.delayed('h'), series)).toBe(String(T0 - 2 + 60_000));
+    expect(parseState(await fixture.redis.hget(k.state, claimed[1]!.id)).token).toBe(claimed[1]!.claimToken);
+    expect(await fixture.redis.hmget(k.state, before, after)).toEqual([null, null]);
+    expect(await fixture.redis.zscore(k.delayed('h'), series)).toBe(String(T0 - 2 + 60_000));
     for (const task of claimed) expect(await e.ack(task)).toBe('acked');
   });
 

@@ -4,30 +4,17 @@
  * in-flight and keeps it leaves a state entry, so a later claim writes its token and an earlier claim's
  * late ack is rejected even when both claims share a lease deadline (two clocks that disagree).
  */
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Scheduler } from '../../src/client/scheduler.js';
+import { describe, expect, it } from 'vitest';
 import { parseState } from '../../src/core/codec.js';
 import { replayDead } from '../../src/core/inspect.js';
-import { newClient, randomNamespace } from '../support/context.js';
 import { spec } from '../support/drive.js';
+import { schedulerFixture } from '../support/scheduler-fixture.js';
 
 const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
 
 describe('first claims', () => {
-  let redis: Redis;
-  beforeAll(() => {
-    redis = newClient();
-  });
-  afterAll(async () => {
-    await redis.quit();
-  });
-
-  const setup = (now: () => number = () => T0) => {
-    const tasks = new Scheduler({ redis, namespace: randomNamespace(), now });
-    const k = tasks.engine.keys(0);
-    return { tasks, e: tasks.engine, k };
-  };
+  const fixture = schedulerFixture(T0);
+  const { setup } = fixture;
 
   it('write no state; the token names the lease deadline and the id; only the exact token acks', async () => {
     const { tasks, e, k } = setup();
@@ -36,8 +23,8 @@ describe('first claims', () => {
     const [a, b] = (await e.claim(0, [spec('h', 10, { leaseMs: 5000 })], T0)).tasks;
     expect(a!.leaseUntil).toBe(T0 + 5000);
     expect(a!.claimToken).toMatch(new RegExp(`^${T0 + 5000}\\.[A-Za-z0-9_-]+\\.${a!.id}$`));
-    expect(await redis.hlen(k.state)).toBe(0);
-    expect(await redis.zscore(k.inflight('h'), a!.id)).toBe(String(T0 + 5000));
+    expect(await fixture.redis.hlen(k.state)).toBe(0);
+    expect(await fixture.redis.zscore(k.inflight('h'), a!.id)).toBe(String(T0 + 5000));
 
     const [deadline, prefix] = a!.claimToken.split('.');
     for (const claimToken of [
@@ -53,13 +40,13 @@ describe('first claims', () => {
       expect((await e.fail({ ...a!, claimToken }, { message: 'no' }, T0)).outcome).toBe('stale');
       expect(await e.release({ ...a!, claimToken }, T0, 'no')).toBe(false);
     }
-    expect(await redis.zcard(k.inflight('h'))).toBe(2);
-    expect(await redis.hlen(k.state)).toBe(0);
+    expect(await fixture.redis.zcard(k.inflight('h'))).toBe(2);
+    expect(await fixture.redis.hlen(k.state)).toBe(0);
 
     expect((await tasks.get(a!.id))?.attempt).toBe(1);
     expect(await e.ack(a!)).toBe('acked');
     expect(await e.ack(b!)).toBe('acked');
-    expect(await redis.exists(k.jobs, k.state, k.inflight('h'))).toBe(0);
+    expect(await fixture.redis.exists(k.jobs, k.state, k.inflight('h'))).toBe(0);
   });
 
   it('a failed first claim is attempt 1: its retry writes its token, and the first token is stale', async () => {
@@ -68,11 +55,11 @@ describe('first claims', () => {
     const [first] = (await e.claim(0, [spec('h', 10)], T0)).tasks;
     const failed = await e.fail(first!, { message: 'boom' }, T0);
     expect(failed).toMatchObject({ outcome: 'retry', attempt: 1 });
-    expect(parseState(await redis.hget(k.state, id))).toMatchObject({ attempt: 1, reason: 'error' });
+    expect(parseState(await fixture.redis.hget(k.state, id))).toMatchObject({ attempt: 1, reason: 'error' });
 
     const [second] = (await e.claim(0, [spec('h', 10)], failed.retryAt!)).tasks;
     expect(second).toMatchObject({ id, attempt: 2 });
-    expect(parseState(await redis.hget(k.state, id)).token).toBe(second!.claimToken);
+    expect(parseState(await fixture.redis.hget(k.state, id)).token).toBe(second!.claimToken);
     expect(await e.ack(first!)).toBe('stale');
     expect(await e.ack(second!)).toBe('acked');
   });
@@ -85,7 +72,7 @@ describe('first claims', () => {
     const [second] = (await e.claim(0, [spec('h', 10)], T0)).tasks;
     // Same clock, same lease: the same deadline. The state tells the claims apart.
     expect(second).toMatchObject({ id, attempt: 1, leaseUntil: first!.leaseUntil });
-    expect(parseState(await redis.hget(k.state, id)).token).toBe(second!.claimToken);
+    expect(parseState(await fixture.redis.hget(k.state, id)).token).toBe(second!.claimToken);
     expect(await e.ack(first!)).toBe('stale');
     expect(await e.ack(second!)).toBe('acked');
   });
@@ -95,7 +82,10 @@ describe('first claims', () => {
     const { id } = await tasks.schedule({ handler: 'h', at: T0, payload: 'p', maxAttempts: 1 });
     await e.claim(0, [spec('h', 10, { leaseMs: 100 })], T0);
     expect(await e.requeueExpired(0, ['h'], T0 + 100, 100)).toEqual({ requeued: 0, dead: 1 });
-    expect(parseState(await redis.hget(k.state, id))).toMatchObject({ attempt: 1, reason: 'lease-expired' });
+    expect(parseState(await fixture.redis.hget(k.state, id))).toMatchObject({
+      attempt: 1,
+      reason: 'lease-expired',
+    });
   });
 
   it('an upsert of a claimed job: the late ack of its claim is rejected, even with the same lease deadline', async () => {
@@ -103,7 +93,7 @@ describe('first claims', () => {
     const { id } = await tasks.schedule({ handler: 'h', key: 'k1', at: T0, payload: 'old' });
     const [old] = (await e.claim(0, [spec('h', 10)], T0)).tasks;
     await tasks.schedule({ handler: 'h', key: 'k1', at: T0, payload: 'new' });
-    expect(parseState(await redis.hget(k.state, id)).attempt).toBe(0);
+    expect(parseState(await fixture.redis.hget(k.state, id)).attempt).toBe(0);
     const [fresh] = (await e.claim(0, [spec('h', 10)], T0)).tasks;
     expect(fresh).toMatchObject({ id, payload: 'new', attempt: 1, leaseUntil: old!.leaseUntil });
     expect(await e.ack(old!)).toBe('stale');
@@ -115,10 +105,10 @@ describe('first claims', () => {
     const { tasks, e, k } = setup();
     const { id } = await tasks.schedule({ handler: 'h', key: 'k2', at: T0 + 60_000, payload: 'old' });
     await tasks.schedule({ handler: 'h', key: 'k2', at: T0, payload: 'new' });
-    expect(await redis.hexists(k.state, id)).toBe(0);
+    expect(await fixture.redis.hexists(k.state, id)).toBe(0);
     const [task] = (await e.claim(0, [spec('h', 10)], T0)).tasks;
     expect(task).toMatchObject({ id, payload: 'new', attempt: 1 });
-    expect(await redis.hexists(k.state, id)).toBe(0);
+    expect(await fixture.redis.hexists(k.state, id)).toBe(0);
     expect(await e.ack(task!)).toBe('acked');
   });
 
@@ -129,7 +119,7 @@ describe('first claims', () => {
     expect(await e.requeueExpired(0, ['h'], T0 + 100, 100)).toEqual({ requeued: 0, dead: 1 });
     // Replayed and claimed by a process whose clock is 50 ms behind: the new lease ends when the lost one did.
     expect(await replayDead(e, id, T0 + 50)).toBe(1);
-    expect(parseState(await redis.hget(k.state, id)).attempt).toBe(0);
+    expect(parseState(await fixture.redis.hget(k.state, id)).attempt).toBe(0);
     const [replayed] = (await e.claim(0, [spec('h', 10, { leaseMs: 50 })], T0 + 50)).tasks;
     expect(replayed).toMatchObject({ id, attempt: 1, leaseUntil: lost!.leaseUntil });
     expect(await e.ack(lost!)).toBe('stale');
