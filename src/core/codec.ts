@@ -154,3 +154,11 @@ export function parseState(raw: string | null | undefined): ClaimState {
   const [attempt = '0', token = '', reason = '', ...rest] = raw.split('|');
   return { attempt: Number(attempt), token, reason, error: rest.join('|') };
 }
+
+/**
+ * The attempt of a job in flight, from its `state` value: none is its first claim, which writes no state
+ * (claim.lua), so attempt 1. Node's twin of `inflight_attempt` in includes/body.lua.
+ */
+export function inflightAttempt(raw: string | null | undefined): number {
+  return raw === null || raw === undefined ? 1 : parseState(raw).attempt;
+}

@@ -6,7 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { IdCollisionError, KeyHandlerConflictError, ValidationError } from '../errors.js';
 import type { RedisClient } from '../redis/connection.js';
-import { type DecodedJob, decodeBody, handlerCodeOf, idempotencyKeyOf, parsePayload } from './codec.js';
+import {
+  type DecodedJob,
+  decodeBody,
+  handlerCodeOf,
+  idempotencyKeyOf,
+  inflightAttempt,
+  parsePayload,
+} from './codec.js';
 import { JOB_ID_LENGTH, newJobId, newJobIdInShard, skipIdCounter } from './ids.js';
 import {
   type GlobalKeys,
@@ -547,8 +554,7 @@ export class Engine {
     if (body === null) return { outcome: 'missing', attempt: 0 };
     // The ref came from a claim of this handler: no need to resolve the body's handler code.
     const { header } = decodeBody(ref.id, body, () => ref.handler);
-    // No state: the job's first claim (claim.lua writes none for it), attempt 1.
-    const attempt = rawState === null ? 1 : Number(rawState.split('|')[0]);
+    const attempt = inflightAttempt(rawState);
     const [kind, base, cap] = header.b ?? ['e', 1000, 300_000];
     const retryAt =
       options.retry === false

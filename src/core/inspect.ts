@@ -2,7 +2,13 @@
  * Read side and operator actions: find a job by id or key, its state, counts per handler, listing, the
  * dead set (replay, purge), pause switches and the tick heartbeat. Used by `Scheduler` and the CLI.
  */
-import { DEFAULT_MAX_ATTEMPTS, idempotencyKeyOf, parsePayload, parseState } from './codec.js';
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  idempotencyKeyOf,
+  inflightAttempt,
+  parsePayload,
+  parseState,
+} from './codec.js';
 import type { Engine } from './engine.js';
 import { seriesIdOf, shardOf } from './ids.js';
 import type { ShardKeys } from './keys.js';
@@ -107,8 +113,7 @@ export async function getJob(engine: Engine, idOrKey: string, now: number): Prom
     ...(runAt !== undefined ? { runAt: new Date(runAt) } : {}),
     payload: parsePayload(payloadJson),
     ...(header.k !== undefined ? { key: header.k } : {}),
-    // A job in flight with no state is on its first claim, which writes none (claim.lua).
-    attempt: inflight !== null && rawState === null ? 1 : state.attempt,
+    attempt: inflight !== null ? inflightAttempt(rawState) : state.attempt,
     maxAttempts: header.m ?? DEFAULT_MAX_ATTEMPTS,
     priority: header.p ?? 0,
     revision: header.v,
