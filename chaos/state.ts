@@ -42,6 +42,9 @@ export async function readFinalState(engine: Engine): Promise<FinalState> {
         }
       }
     }
+    for (const [h, count] of Object.entries(await redis.hgetall(k.parkedCount))) {
+      if (count !== '0') leftovers.push(`parked:${h} (shard ${shard}) holds ${count}`);
+    }
     const arm = await redis.smembers(k.arm);
     if (arm.length > 0)
       leftovers.push(`arm (shard ${shard}) holds ${arm.length}: ${arm.slice(0, 5).join(', ')}`);

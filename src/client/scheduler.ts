@@ -6,6 +6,7 @@ import { DEFAULTS, ENV } from '../config/env.js';
 import { Engine } from '../core/engine.js';
 import { shardOf } from '../core/ids.js';
 import { cancelJob, getJob, getStats, type JobInfo, type Stats } from '../core/inspect.js';
+import { validateParkAfterMs } from '../core/parking.js';
 import {
   isWellFormedText,
   type PrepareContext,
@@ -44,6 +45,13 @@ export interface SchedulerOptions {
    * @default true
    */
   readonly coalesce?: boolean;
+  /**
+   * One-off jobs due at least this far ahead (ms) are parked: they wait in a compact per-slot list instead
+   * of the sorted set (about 95 fewer bytes of Redis memory each) until the tick moves them shortly before
+   * they are due. At least 180000; `Infinity` never parks. See ARCHITECTURE.md, "Parking".
+   * @default 600000
+   */
+  readonly parkAfterMs?: number;
   /** Clock, for tests. @default Date.now */
   readonly now?: () => number;
 }
@@ -65,6 +73,7 @@ export class Scheduler {
   readonly #now: () => number;
   readonly #maxPayloadBytes: number;
   readonly #knownHandlers: ReadonlySet<string> | undefined;
+  readonly #parkAfterMs: number;
   readonly #coalescer: ScheduleCoalescer | undefined;
 
   constructor(options: SchedulerOptions) {
@@ -82,6 +91,7 @@ export class Scheduler {
     }
     this.#maxPayloadBytes = maxPayloadBytes;
     this.#knownHandlers = options.handlers ? new Set(options.handlers) : undefined;
+    this.#parkAfterMs = validateParkAfterMs(options.parkAfterMs);
     this.#coalescer =
       options.coalesce === false
         ? undefined
@@ -195,9 +205,10 @@ export class Scheduler {
 
   #context(): PrepareContext {
     const now = this.#now();
+    const parkAfterMs = this.#parkAfterMs;
     return this.#knownHandlers
-      ? { now, maxPayloadBytes: this.#maxPayloadBytes, knownHandlers: this.#knownHandlers }
-      : { now, maxPayloadBytes: this.#maxPayloadBytes };
+      ? { now, maxPayloadBytes: this.#maxPayloadBytes, knownHandlers: this.#knownHandlers, parkAfterMs }
+      : { now, maxPayloadBytes: this.#maxPayloadBytes, parkAfterMs };
   }
 
   async #write(jobs: readonly PreparedJob[]): Promise<ScheduleResult[]> {

@@ -23,6 +23,7 @@ import {
   STORED_FORMAT_VERSION,
   shardKeys,
 } from './keys.js';
+import { MOVE_AHEAD_MS, parseParkSlot } from './parking.js';
 import type { PreparedJob } from './prepare.js';
 import { runScript } from './script.js';
 import { LUA } from './scripts.generated.js';
@@ -152,6 +153,10 @@ export interface FailOutcome {
 const ERROR_TEXT_LIMIT = 2000;
 /** Calls of `schedule.lua` with new ids before a batch whose new ids keep colliding fails. */
 const ID_COLLISION_ATTEMPTS = 4;
+/** Parking-list entries `advance-parked.lua` reads per call. */
+const ADVANCE_PARKED_BATCH = 5000;
+/** Parking slots read from an index at a time. */
+const SLOTS_PER_READ = 64;
 
 /**
  * A plain job: new, no key, priority 0, no header extras (so its due time is the one in its id), a
@@ -179,26 +184,26 @@ function isPlain(job: PreparedJob): boolean {
  */
 function scheduleArgs(
   batch: readonly PreparedJob[],
-  groupIndex: ReadonlyMap<string, number>,
+  groups: ReadonlyMap<string, ScheduleGroup>,
 ): { args: Array<string | number>; full: number[] } {
-  const groups = groupIndex.size;
+  const groupCount = groups.size;
   const full: number[] = [];
   const fullArgs: Array<string | number> = [];
   let ids = '';
   let payloads = '';
-  const counts: number[] = new Array(groups).fill(0);
-  // Plain jobs are grouped by handler; with one handler (the common case) that is the batch order.
+  const counts: number[] = new Array(groupCount).fill(0);
+  // Plain jobs are grouped by handler and slot; with one group (the common case) that is the batch order.
   let byGroup: Array<{ ids: string; payloads: string }> | undefined;
   for (let i = 0; i < batch.length; i++) {
     const j = batch[i]!;
-    const g = groupIndex.get(j.handler)!;
+    const g = groups.get(scheduleGroupKey(j))!.index;
     if (isPlain(j)) {
       counts[g - 1] = counts[g - 1]! + 1;
-      if (groups === 1) {
+      if (groupCount === 1) {
         ids += j.id;
         payloads += `\n${j.payloadJson}`;
       } else {
-        byGroup ??= Array.from({ length: groups }, () => ({ ids: '', payloads: '' }));
+        byGroup ??= Array.from({ length: groupCount }, () => ({ ids: '', payloads: '' }));
         const group = byGroup[g - 1]!;
         group.ids += j.id;
         group.payloads += `\n${j.payloadJson}`;
@@ -214,12 +219,25 @@ function scheduleArgs(
       payloads += group.payloads;
     }
   }
-  const args: Array<string | number> = [STORED_FORMAT_VERSION, groups];
-  for (const h of groupIndex.keys()) args.push(h);
+  const args: Array<string | number> = [STORED_FORMAT_VERSION, groupCount];
+  for (const group of groups.values()) args.push(group.handler);
   for (const c of counts) args.push(c);
+  for (const group of groups.values()) args.push(group.slot);
   args.push(ids, payloads, full.length);
   for (const a of fullArgs) args.push(a);
   return { args, full };
+}
+
+/** Jobs of one handler going to one place: `delayed`, or one parking slot. */
+interface ScheduleGroup {
+  readonly index: number;
+  readonly handler: string;
+  /** The parking slot's name, or "" for `delayed`. */
+  readonly slot: string;
+}
+
+function scheduleGroupKey(job: PreparedJob): string {
+  return job.park ? `${job.handler}#${job.park.name}` : job.handler;
 }
 
 export class Engine {
@@ -267,7 +285,7 @@ export class Engine {
     jobs: readonly PreparedJob[],
   ): Promise<{ wake: boolean; results: Array<{ id: string; revision: number }> }> {
     const k = this.keys(shard);
-    const groupIndex = new Map<string, number>();
+    const groups = new Map<string, ScheduleGroup>();
     const keys = [
       k.jobs,
       k.keys,
@@ -280,18 +298,27 @@ export class Engine {
       k.meta,
       k.handlerCodes,
       k.handlerNames,
+      k.parkedCount,
     ];
     for (const j of jobs) {
-      if (!groupIndex.has(j.handler)) {
-        groupIndex.set(j.handler, groupIndex.size + 1);
-        keys.push(k.delayed(j.handler), k.ready(j.handler), k.inflight(j.handler));
+      const groupKey = scheduleGroupKey(j);
+      if (!groups.has(groupKey)) {
+        const slot = j.park?.name ?? '';
+        groups.set(groupKey, { index: groups.size + 1, handler: j.handler, slot });
+        keys.push(
+          k.delayed(j.handler),
+          k.ready(j.handler),
+          k.inflight(j.handler),
+          k.parked(j.handler),
+          slot === '' ? k.delayed(j.handler) : k.parkedSlot(j.handler, slot),
+        );
       }
     }
     let batch = jobs;
     let reply: Array<string | number>;
     let full: number[];
     for (let attempt = 1; ; attempt++) {
-      const built = scheduleArgs(batch, groupIndex);
+      const built = scheduleArgs(batch, groups);
       full = built.full;
       try {
         reply = await runScript<Array<string | number>>(this.redis, LUA.schedule, keys, built.args);
@@ -462,6 +489,57 @@ export class Engine {
       this.agingStepMs,
     ]);
     return { requeued, dead };
+  }
+
+  /**
+   * Moves every parking slot of these handlers that starts within `MOVE_AHEAD_MS` of `now` into their
+   * delayed queues (`advance-parked.lua`, at most `limit` entries per call). Returns the jobs moved.
+   */
+  async advanceParked(
+    shard: number,
+    handlers: readonly string[],
+    now: number,
+    limit = ADVANCE_PARKED_BATCH,
+  ): Promise<number> {
+    const k = this.keys(shard);
+    const horizon = now + MOVE_AHEAD_MS;
+    let moved = 0;
+    for (;;) {
+      const due = await Promise.all(
+        handlers.map((h) =>
+          this.redis.zrangebyscore(k.parked(h), '-inf', horizon, 'LIMIT', 0, SLOTS_PER_READ),
+        ),
+      );
+      for (let i = 0; i < handlers.length; i++) {
+        const h = handlers[i]!;
+        for (const name of due[i]!) {
+          const slot = parseParkSlot(name);
+          const keys = [
+            k.parkedSlot(h, name),
+            k.parked(h),
+            k.jobs,
+            k.delayed(h),
+            k.ready(h),
+            k.inflight(h),
+            k.dead,
+            k.parkedCount,
+            k.handlerCodes,
+          ];
+          for (;;) {
+            const [count, emptied] = await runScript<[number, number]>(this.redis, LUA.advanceParked, keys, [
+              name,
+              slot.start,
+              slot.start + slot.width,
+              h,
+              limit,
+            ]);
+            moved += count;
+            if (emptied === 1) break;
+          }
+        }
+      }
+      if (due.every((slots) => slots.length < SLOTS_PER_READ)) return moved;
+    }
   }
 
   /** Completes a claim. A stale token (the lease expired and the job was claimed again) is rejected. */

@@ -16,6 +16,13 @@ import { runScript } from './script.js';
 import { LUA } from './scripts.generated.js';
 import type { JsonValue } from './types.js';
 
+const PARKED_SLOT_PAGE = 64;
+const PARKED_ENTRY_PAGE = 1000;
+
+function isOneOff(header: { readonly c?: string; readonly e?: number; readonly s?: string }): boolean {
+  return header.c === undefined && header.e === undefined && header.s === undefined;
+}
+
 export type JobState = 'scheduled' | 'due' | 'inflight' | 'dead' | 'arming';
 
 /** A job as `get` and `list` show it. */
@@ -37,6 +44,8 @@ export interface JobInfo {
   readonly timezone?: string;
   readonly everyMs?: number;
   readonly expiresAt?: Date;
+  /** True while a one-off job due far ahead waits in a parking slot (ARCHITECTURE.md, "Parking"). */
+  readonly parked?: boolean;
   /** Lease deadline while in flight. */
   readonly leaseUntil?: Date;
   /** When it moved to the dead set. */
@@ -106,6 +115,9 @@ export async function getJob(engine: Engine, idOrKey: string, now: number): Prom
     runAt = Number(delayed);
     jobState = runAt <= now ? 'due' : 'scheduled';
   }
+  // A one-off job in no queue is parked (parking.ts) until the tick moves it, shortly before it is due.
+  const parked = jobState === 'arming' && isOneOff(header) && runAt !== undefined;
+  if (parked) jobState = runAt! <= now ? 'due' : 'scheduled';
   return {
     id,
     handler: header.h,
@@ -121,6 +133,7 @@ export async function getJob(engine: Engine, idOrKey: string, now: number): Prom
     ...(header.c !== undefined ? { cron: header.c, timezone: header.z ?? 'UTC' } : {}),
     ...(header.e !== undefined ? { everyMs: header.e } : {}),
     ...(header.x !== undefined ? { expiresAt: new Date(header.x) } : {}),
+    ...(parked ? { parked: true } : {}),
     ...(inflight !== null ? { leaseUntil: new Date(Number(inflight)) } : {}),
     ...(dead !== null ? { failedAt: new Date(Number(dead)) } : {}),
     ...(state.reason ? { lastReason: state.reason, lastError: state.error } : {}),
@@ -147,8 +160,9 @@ export async function cancelJob(engine: Engine, idOrKey: string): Promise<boolea
         k.delayed(header.h),
         k.ready(header.h),
         k.inflight(header.h),
+        k.parkedCount,
       ],
-      [found.id, handlerRef],
+      [found.id, handlerRef, header.h],
     );
     if (code !== -1) return code === 1;
   }
@@ -250,13 +264,14 @@ export async function getStats(engine: Engine, now: number): Promise<Stats> {
     const deadByHandler = await countDeadByHandler(engine, shard);
     await Promise.all(
       handlers.map(async (h) => {
-        const [notYet, dueDelayed, readyCount, inflight, delayedHead, readyHead] = await Promise.all([
+        const [notYet, dueDelayed, readyCount, inflight, delayedHead, readyHead, parked] = await Promise.all([
           engine.redis.zcount(k.delayed(h), `(${now}`, '+inf'),
           engine.redis.zcount(k.delayed(h), '-inf', now),
           engine.redis.zcard(k.ready(h)),
           engine.redis.zcard(k.inflight(h)),
           engine.redis.zrange(k.delayed(h), 0, 0, 'WITHSCORES'),
           engine.redis.zrange(k.ready(h), 0, 0, 'WITHSCORES'),
+          engine.redis.hget(k.parkedCount, h),
         ]);
         let oldestDue = Number.POSITIVE_INFINITY;
         if (delayedHead[1] !== undefined && Number(delayedHead[1]) <= now) oldestDue = Number(delayedHead[1]);
@@ -275,7 +290,8 @@ export async function getStats(engine: Engine, now: number): Promise<Stats> {
           paused: paused.has(h),
         };
         const entry = byHandler[h];
-        entry.scheduled += notYet;
+        // Parked jobs count as scheduled until the tick moves them (shortly before they are due).
+        entry.scheduled += notYet + Number(parked ?? 0);
         entry.due += dueDelayed + readyCount;
         entry.inflight += inflight;
         entry.dead += deadByHandler.get(h) ?? 0;
@@ -330,9 +346,22 @@ export async function listJobs(
     } else {
       for (const h of handlers) {
         if (options.state === 'scheduled') {
-          ids.push(
-            ...(await engine.redis.zrangebyscore(k.delayed(h), `(${now}`, '+inf', 'LIMIT', 0, options.limit)),
+          const queued = await engine.redis.zrangebyscore(
+            k.delayed(h),
+            `(${now}`,
+            '+inf',
+            'LIMIT',
+            0,
+            options.limit,
           );
+          const jobs = new Map<string, JobInfo>();
+          for (const id of queued) {
+            const job = await getJob(engine, id, now);
+            if (job?.state === 'scheduled' && job.handler === h) jobs.set(id, job);
+          }
+          for (const job of await parkedJobs(engine, shard, h, options.limit, now)) jobs.set(job.id, job);
+          const sorted = [...jobs.values()].sort((a, b) => a.runAt!.getTime() - b.runAt!.getTime());
+          for (const job of sorted.slice(0, options.limit - out.length)) out.push(job);
         } else if (options.state === 'due') {
           ids.push(...(await engine.redis.zrange(k.ready(h), 0, options.limit - 1)));
           ids.push(
@@ -350,6 +379,48 @@ export async function listJobs(
     }
   }
   return out;
+}
+
+/**
+ * The `limit` soonest parked jobs of one handler in one shard. Slots are read in order of their start; a
+ * slot's entries are unordered, so a slot is read whole, and reading stops at the first slot that starts
+ * after the `limit`-th soonest job found so far. Stale entries (jobs since cancelled or moved) are skipped.
+ */
+async function parkedJobs(
+  engine: Engine,
+  shard: number,
+  handler: string,
+  limit: number,
+  now: number,
+): Promise<JobInfo[]> {
+  const k = engine.keys(shard);
+  const found = new Map<string, JobInfo>();
+  let soonest: JobInfo[] = [];
+  for (let offset = 0; ; offset += PARKED_SLOT_PAGE) {
+    const page = await engine.redis.zrange(
+      k.parked(handler),
+      offset,
+      offset + PARKED_SLOT_PAGE - 1,
+      'WITHSCORES',
+    );
+    for (let i = 0; i < page.length; i += 2) {
+      const cutoff =
+        soonest.length >= limit ? soonest[limit - 1]!.runAt!.getTime() : Number.POSITIVE_INFINITY;
+      if (Number(page[i + 1]) > cutoff) return soonest;
+      const list = k.parkedSlot(handler, page[i]!);
+      for (let start = 0; ; start += PARKED_ENTRY_PAGE) {
+        const ids = await engine.redis.lrange(list, start, start + PARKED_ENTRY_PAGE - 1);
+        for (const id of ids) {
+          if (found.has(id)) continue;
+          const job = await getJob(engine, id, now);
+          if (job?.parked && job.handler === handler) found.set(id, job);
+        }
+        if (ids.length < PARKED_ENTRY_PAGE) break;
+      }
+      soonest = [...found.values()].sort((a, b) => a.runAt!.getTime() - b.runAt!.getTime()).slice(0, limit);
+    }
+    if (page.length < 2 * PARKED_SLOT_PAGE) return soonest;
+  }
 }
 
 /** Replays one dead job, or all of them; returns how many were replayed. */

@@ -45,6 +45,12 @@ export interface ShardKeys {
   ready(handler: string): string;
   /** ZSET id → lease deadline ms, per handler: claimed jobs not yet acknowledged. */
   inflight(handler: string): string;
+  /** HASH handler → number of its parked jobs in this shard (exact; see `parking.ts`). */
+  readonly parkedCount: string;
+  /** ZSET slot (`<start>+<width>`) → slot start ms, per handler: the parking slots that hold jobs. */
+  parked(handler: string): string;
+  /** LIST of the ids parked in one slot of a handler (`slot` as in `parked`), in the order they came. */
+  parkedSlot(handler: string, slot: string): string;
 }
 
 /** Keys shared by all shards of a namespace. */
@@ -101,6 +107,10 @@ export function shardKeys(namespace: string, shard: number): ShardKeys {
     delayed: (handler) => `${tag}:delayed:${handler}`,
     ready: (handler) => `${tag}:ready:${handler}`,
     inflight: (handler) => `${tag}:inflight:${handler}`,
+    parkedCount: `${tag}:parkedn`,
+    parked: (handler) => `${tag}:parked:${handler}`,
+    // "#" is not in handler names, so no slot list can have another handler's index name.
+    parkedSlot: (handler, slot) => `${tag}:parked:${handler}#${slot}`,
   };
 }
 

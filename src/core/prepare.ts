@@ -2,11 +2,13 @@
  * Turns the producer's schedule options into a job ready for `schedule.lua`: validated at the boundary
  * (zod for the shape, `serializePayload` for the payload, croner for cron), so nothing invalid reaches Redis.
  */
+
 import { z } from 'zod';
 import { UnknownHandlerError, ValidationError } from '../errors.js';
 import { DEFAULT_MAX_ATTEMPTS, encodeScheduleExtras, type JobHeader, type StoredBackoff } from './codec.js';
 import { newJobId } from './ids.js';
 import { isValidHandlerName } from './keys.js';
+import { DEFAULT_PARK_AFTER_MS, type ParkSlot, parkSlotFor } from './parking.js';
 import { serializeCommonPayload, serializePayload } from './payload.js';
 import { compileCron, isKnownTimeZone, nextCronOccurrence } from './timing.js';
 import type { JsonValue } from './types.js';
@@ -60,12 +62,16 @@ export interface PreparedJob {
   readonly extras: string;
   readonly payloadJson: string;
   readonly routingKey: string;
+  /** The parking slot of a one-off job due far ahead (`parking.ts`); absent: it goes to `delayed`. */
+  readonly park?: ParkSlot;
 }
 
 export interface PrepareContext {
   readonly now: number;
   readonly maxPayloadBytes: number;
   readonly knownHandlers?: ReadonlySet<string>;
+  /** One-off jobs due at least this far ahead are parked (`parking.ts`). @default 600000 */
+  readonly parkAfterMs?: number;
 }
 
 export const MAX_PRIORITY = 100;
@@ -356,6 +362,8 @@ export function prepareJob(input: unknown, context: PrepareContext, field = 'opt
     serializeCommonPayload(payload, context.maxPayloadBytes) ??
     serializePayload(f('payload'), payload, context.maxPayloadBytes);
   const id = newJobId(runAt);
+  const recurring = header.e !== undefined || header.c !== undefined;
+  const park = recurring ? undefined : parkSlotFor(runAt, now, context.parkAfterMs ?? DEFAULT_PARK_AFTER_MS);
   return {
     id,
     handler: options.handler,
@@ -365,6 +373,7 @@ export function prepareJob(input: unknown, context: PrepareContext, field = 'opt
     extras: encodeScheduleExtras(id, header as Omit<JobHeader, 'v'>),
     payloadJson,
     routingKey: options.key ?? id,
+    ...(park ? { park } : {}),
   };
 }
 

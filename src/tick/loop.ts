@@ -63,6 +63,8 @@ export interface TickLoopOptions {
 }
 
 export interface PassStats {
+  /** Parked jobs moved into their delayed queues (their slot starts soon). */
+  unparked: number;
   claimed: number;
   published: number;
   publishFailed: number;
@@ -74,6 +76,7 @@ export interface PassStats {
 
 function emptyPassStats(): PassStats {
   return {
+    unparked: 0,
     claimed: 0,
     published: 0,
     publishFailed: 0,
@@ -140,6 +143,7 @@ export class TickLoop {
     for (let shard = 0; shard < engine.shards && !this.#stopped; shard++) {
       const handlers = await engine.handlersOf(shard);
       if (handlers.length === 0) continue;
+      stats.unparked += await engine.advanceParked(shard, handlers, this.#now());
       const requeue = await engine.requeueExpired(shard, handlers, this.#now(), 1000);
       stats.requeued += requeue.requeued;
       stats.leaseDead += requeue.dead;

@@ -50,11 +50,12 @@ describe('id collisions', () => {
     const before = await snapshotNamespace(redis, namespace);
     const k = engine.keys(0);
     const fresh = prepareJob({ handler: 'h', at: T0 + 2000, payload: 'other' }, context);
-    // Both plain jobs (schedule.lua's packed layout): format, 1 group 'h', 2 plain jobs, their ids, their
-    // payloads, no full job.
-    const args = [2, 1, 'h', 2, fresh.id + existing.id, `\n${fresh.payloadJson}\n"second"`, 0];
+    // Both plain jobs (schedule.lua's packed layout): format, 1 group 'h', 2 plain jobs, not parked, their
+    // ids, their payloads, no full job.
+    const args = [2, 1, 'h', 2, '', fresh.id + existing.id, `\n${fresh.payloadJson}\n"second"`, 0];
     const keys = [k.jobs, k.keys, k.prio, k.state, k.handlers, k.seq, k.dead, k.arm, k.meta];
-    keys.push(k.handlerCodes, k.handlerNames, k.delayed('h'), k.ready('h'), k.inflight('h'));
+    keys.push(k.handlerCodes, k.handlerNames, k.parkedCount);
+    keys.push(k.delayed('h'), k.ready('h'), k.inflight('h'), k.parked('h'), k.delayed('h'));
     await expect(runScript(redis, LUA.schedule, keys, args)).rejects.toThrow(
       `TICKSET_ID_COLLISION ${existing.id}`,
     );
@@ -89,9 +90,9 @@ describe('id collisions', () => {
         if (name === 'evalsha' || name === 'eval') {
           return async (script: string, numKeys: number, ...rest: Array<string | number>) => {
             if (script === LUA.schedule.sha1 || script === LUA.schedule.lua) {
-              // ARGV[3 + 2G] holds the plain jobs' ids, 14 characters each (see schedule.lua).
+              // ARGV[3 + 3G] holds the plain jobs' ids, 14 characters each (see schedule.lua).
               const groups = Number(rest[numKeys + 1]);
-              const firstId = String(rest[numKeys + 2 + 2 * groups]).slice(0, 14);
+              const firstId = String(rest[numKeys + 2 + 3 * groups]).slice(0, 14);
               throw new Error(`ERR TICKSET_ID_COLLISION ${firstId}`);
             }
             return (target[name] as (...a: unknown[]) => unknown).call(target, script, numKeys, ...rest);

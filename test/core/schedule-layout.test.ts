@@ -45,6 +45,7 @@ describe('schedule.lua argument layout', () => {
       if (type === 'hash') contents[name] = await redis.hgetall(key);
       else if (type === 'zset') contents[name] = await redis.zrange(key, 0, -1, 'WITHSCORES');
       else if (type === 'set') contents[name] = (await redis.smembers(key)).sort();
+      else if (type === 'list') contents[name] = await redis.lrange(key, 0, -1);
       else contents[name] = await redis.get(key);
     }
     let text = JSON.stringify(contents);
@@ -66,6 +67,11 @@ describe('schedule.lua argument layout', () => {
       { handler: 'b', payload: 'last', delayMs: 100 },
       { handler: 'c', payload: [1, 2], everyMs: 60_000 },
       { handler: 'a', payload: { n: 10 }, at: ID_TIME_MAX_MS + 5000 }, // the id cannot carry its due time
+      { handler: 'a', payload: { n: 11 }, delayMs: 3_600_000 }, // parked
+      { handler: 'b', payload: { n: 12 }, delayMs: 3_600_000, key: 'k2' }, // parked, keyed
+      { handler: 'b', payload: { n: 13 }, delayMs: 7_200_000, key: 'k2' }, // upsert of a job this batch parked
+      { handler: 'a', payload: { n: 14 }, delayMs: 1000, key: 'k3' },
+      { handler: 'a', payload: { n: 15 }, delayMs: 86_400_000, key: 'k3' }, // parks a job this batch queued
     ];
     const { batched, single, batchResults, singleResults } = await bothWays(options);
     expect(batchResults.map((r) => [r.runAt.getTime(), r.revision])).toEqual(
@@ -89,7 +95,7 @@ describe('schedule.lua argument layout', () => {
     );
     const k = batched.engine.keys(0);
     // Single calls take the same paths, so check the contents themselves too.
-    for (const i of [0, 2, 3, 4, 5, 6, 7, 8, 9]) {
+    for (const i of [0, 2, 3, 4, 5, 6, 7, 8]) {
       const score = await redis.zscore(k.delayed(options[i]!.handler), batchResults[i]!.id);
       expect(score).toBe(String(batchResults[i]!.runAt.getTime()));
       expect((await batched.get(batchResults[i]!.id))?.payload).toEqual(options[i]!.payload);
@@ -101,7 +107,17 @@ describe('schedule.lua argument layout', () => {
     ]);
     expect(await redis.hget(k.jobs, batchResults[4]!.id)).toMatch(/^2\d\nnull$/);
     expect(await redis.hget(k.prio, batchResults[3]!.id)).toBe('7');
-    expect(await batched.get(batchResults[9]!.id)).toMatchObject({ runAt: new Date(ID_TIME_MAX_MS + 5000) });
+    expect(await batched.get(batchResults[9]!.id)).toMatchObject({
+      runAt: new Date(ID_TIME_MAX_MS + 5000),
+      parked: true,
+    });
+    // Parked: in no queue, counted per handler (the upserted ones once), their payloads intact.
+    for (const i of [9, 10, 12, 14]) {
+      expect(await redis.zscore(k.delayed(options[i]!.handler), batchResults[i]!.id)).toBeNull();
+      expect((await batched.get(batchResults[i]!.id))?.payload).toEqual(options[i]!.payload);
+    }
+    expect(await redis.hgetall(k.parkedCount)).toEqual({ a: '3', b: '1' });
+    expect(await batched.get('k3')).toMatchObject({ state: 'scheduled', parked: true, revision: 3 });
   });
 
   it('payloads containing newlines, the record separator, "|" and quotes survive packing', async () => {

@@ -1,0 +1,68 @@
+--[[
+  advance-parked: moves up to ARGV[5] entries of one parking slot of a handler into its delayed queue
+  (src/core/parking.ts). An entry is a hint, not a claim on the job: it moves the job only when the job is
+  still parked here, i.e. a one-off job (no series fields) of this handler, due inside this slot, in none
+  of the handler's queues nor dead. Anything else (cancelled, completed, upserted to another time or into a
+  queue, an id reused by another handler) is dropped. The entries read are removed in the same call, so a
+  crash between calls loses nothing: what was not read is still in the list.
+
+  KEYS[1]  slot      LIST  ids parked in this slot (parked:<h>#<slot>)
+  KEYS[2]  index     ZSET  slot -> slot start, of this handler (parked:<h>)
+  KEYS[3]  jobs      HASH  id -> packed body
+  KEYS[4]  delayed   ZSET  id -> due ms, of this handler
+  KEYS[5]  ready     ZSET  of this handler
+  KEYS[6]  inflight  ZSET  of this handler
+  KEYS[7]  dead      ZSET  id -> failedAt
+  KEYS[8]  parkedn   HASH  handler -> number of parked jobs
+  KEYS[9]  hcodes    HASH  handler name -> handler code
+
+  ARGV[1]  the slot's name in the index ("<start>+<width>")
+  ARGV[2]  slot start ms (inclusive)
+  ARGV[3]  slot end ms (exclusive)
+  ARGV[4]  handler name
+  ARGV[5]  most entries to read
+
+  Returns: { jobs moved, 1 when the slot is now empty (and left the index) else 0 }
+]]
+-- @include body.lua
+
+local start = tonumber(ARGV[2])
+local finish = tonumber(ARGV[3])
+local handler = ARGV[4]
+local limit = tonumber(ARGV[5])
+if not (start and finish and limit and limit > 0) then
+  return redis.error_reply("TICKSET_BAD_ARGS advance-parked.lua slot bounds or limit")
+end
+local entries = redis.call("LRANGE", KEYS[1], 0, limit - 1)
+local code = redis.call("HGET", KEYS[9], handler)
+local moved = 0
+if #entries > 0 then
+  local bodies = redis.call("HMGET", KEYS[3], unpack(entries))
+  local adds = {}
+  local seen = {}
+  for i = 1, #entries do
+    local id = entries[i]
+    local body = bodies[i]
+    if body and not seen[id] then
+      seen[id] = true
+      local header = decode_body(body, id)
+      local due = header.r
+      if ((code and header.hc == code) or header.h == handler) and not (header.c or header.e or header.s)
+        and due and due >= start and due < finish
+        and not redis.call("ZSCORE", KEYS[4], id) and not redis.call("ZSCORE", KEYS[5], id)
+        and not redis.call("ZSCORE", KEYS[6], id) and not redis.call("ZSCORE", KEYS[7], id) then
+        adds[#adds + 1] = string.format("%d", due)
+        adds[#adds + 1] = id
+        moved = moved + 1
+      end
+    end
+  end
+  for first = 1, #adds, 2000 do
+    redis.call("ZADD", KEYS[4], unpack(adds, first, math.min(first + 1999, #adds)))
+  end
+  if moved > 0 then redis.call("HINCRBY", KEYS[8], handler, -moved) end
+  redis.call("LTRIM", KEYS[1], #entries, -1)
+end
+if redis.call("EXISTS", KEYS[1]) == 1 then return { moved, 0 } end
+redis.call("ZREM", KEYS[2], ARGV[1])
+return { moved, 1 }
