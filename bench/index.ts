@@ -21,12 +21,13 @@ import { bareLuaCeiling } from './reference/lua-ceiling.js';
 import { type Distribution, distribution, type Summary, summarize } from './stats.js';
 import { type BacklogRun, ticksetBacklog } from './tickset/backlog.js';
 import { ticksetClaimPublish } from './tickset/claim.js';
+import { ticksetUnpark } from './tickset/unpark.js';
 import { ticksetLateness } from './tickset/lateness.js';
 import { ticksetBytesPerJob } from './tickset/memory.js';
 import { ticksetScheduleBatched, ticksetScheduleSingle } from './tickset/schedule.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const FIGURES = ['schedule', 'latency', 'memory', 'claim', 'e2e', 'lateness', 'backlog', 'ceiling'] as const;
+const FIGURES = ['schedule', 'latency', 'memory', 'claim', 'unpark', 'e2e', 'lateness', 'backlog', 'ceiling'] as const;
 type Figure = (typeof FIGURES)[number];
 
 interface Pair {
@@ -122,8 +123,11 @@ async function interleaved<T>(
  * Each fresh server first takes 1,000 unmeasured jobs of each system: the first large write to a new server
  * allocates ~40 KB once (0.4 B per job here), which would otherwise land on whichever system runs first.
  */
-async function memoryRounds(runs: number, n: number): Promise<{ tickset: number[]; bullmq: number[] }> {
-  const out = { tickset: [] as number[], bullmq: [] as number[] };
+async function memoryRounds(
+  runs: number,
+  n: number,
+): Promise<{ tickset: number[]; bullmq: number[]; ticksetQueued: number[] }> {
+  const out = { tickset: [] as number[], bullmq: [] as number[], ticksetQueued: [] as number[] };
   for (let run = 0; run < runs; run++) {
     const fresh = await startBenchRedis(10);
     try {
@@ -131,6 +135,7 @@ async function memoryRounds(runs: number, n: number): Promise<{ tickset: number[
       await bullmqBytesPerJob(fresh, 1000);
       if (run % 2 === 1) out.bullmq.push(await bullmqBytesPerJob(fresh, n));
       out.tickset.push(await ticksetBytesPerJob(fresh, n));
+      out.ticksetQueued.push(await ticksetBytesPerJob(fresh, n, true));
       if (run % 2 === 0) out.bullmq.push(await bullmqBytesPerJob(fresh, n));
     } finally {
       await fresh.stop();
@@ -382,10 +387,14 @@ async function main(): Promise<void> {
     }
 
     let memory: Pair | undefined;
+    let memoryQueued: Pair | undefined;
     if (want('memory')) {
       log(`memory: ${cfg.memoryN} delayed jobs`);
-      memory = pair(await memoryRounds(cfg.runs, cfg.memoryN));
+      const rounds = await memoryRounds(cfg.runs, cfg.memoryN);
+      memory = pair(rounds);
+      memoryQueued = pair({ tickset: rounds.ticksetQueued, bullmq: rounds.bullmq });
       figures.bytesPerJob = memory;
+      figures.bytesPerJobQueued = memoryQueued;
     }
 
     let ceilingPair: Pair | undefined;
@@ -407,6 +416,15 @@ async function main(): Promise<void> {
       figures.claimPublish = claimPair;
     }
     const claim = claimPair?.tickset;
+    let unparkPair: Pair | undefined;
+    if (want('unpark')) {
+      log(`unpark, one tick: ${cfg.claimN} parked jobs`);
+      unparkPair = throughputPair(
+        await interleaved(cfg.runs, () => ticksetUnpark(redis, cfg.claimN), undefined, WARM),
+      );
+      figures.unpark = unparkPair;
+    }
+    const unpark = unparkPair?.tickset;
 
     let e2e: Pair | undefined;
     if (want('e2e')) {
@@ -539,6 +557,17 @@ async function main(): Promise<void> {
         ),
       });
     }
+    if (memoryQueued) {
+      rows.push({
+        figure: 'Redis memory per job due in 5 min (tickset: sorted set, not parked)',
+        unit: 'bytes',
+        tickset: cell(memoryQueued.tickset, int),
+        bullmq: cell(memoryQueued.bullmq, int),
+        ratio: ratio(memoryQueued.tickset, memoryQueued.bullmq),
+        target: '(reported)',
+        met: '',
+      });
+    }
     if (claim) {
       rows.push({
         figure: 'claim + publish, one tick, no-op publisher',
@@ -548,6 +577,17 @@ async function main(): Promise<void> {
         ratio: ceiling ? `${Math.round((claim.median / ceiling.median) * 100)}% of bare Lua` : '—',
         target: '>= 80,000',
         met: yes(claim.median >= 80_000, `${Math.round((claim.median / 80_000) * 100)}% of target`),
+      });
+    }
+    if (unpark) {
+      rows.push({
+        figure: 'unpark: parked jobs moved into delayed, one tick (before promote + claim)',
+        unit: 'jobs/s',
+        tickset: cell(unpark, int),
+        bullmq: '—',
+        ratio: '—',
+        target: '(reported)',
+        met: '',
       });
     }
     if (e2e) {
@@ -659,6 +699,7 @@ async function main(): Promise<void> {
     cpuRow('schedule, batched', batched);
     cpuRow(`schedule, single, ${cfg.singleInFlight} in flight`, single);
     cpuRow('claim + publish, one tick (client = tick process)', claimPair);
+    cpuRow('unpark, one tick (client = tick process)', unparkPair);
     cpuRow('end to end (client = whole local runtime / Worker)', e2e);
     for (const b of backlog)
       cpuRow(`backlog ${compact(b.size)} (client = tick child)`, {
