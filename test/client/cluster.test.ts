@@ -6,6 +6,7 @@ import { purgeDead, replayDead } from '../../src/core/inspect.js';
 import { shardKeys } from '../../src/core/keys.js';
 import type { ScheduleOptions } from '../../src/core/prepare.js';
 import type { TaskEventDetail } from '../../src/core/types.js';
+import { TickLoop } from '../../src/tick/loop.js';
 import { randomNamespace } from '../support/context.js';
 import { spec } from '../support/drive.js';
 
@@ -161,5 +162,43 @@ describe('Redis Cluster', () => {
     expect(await tasks.cancel('poll-feed')).toBe(true);
     expect(await tasks.cancel('hourly')).toBe(true);
     expect(await tasks.stats()).toMatchObject({ scheduled: 0, due: 0, inflight: 0, dead: 0 });
+  });
+
+  it('parked jobs (due in hours) wait on their shard and one tick pass moves and claims them', async () => {
+    let now = T0;
+    const tasks = new Scheduler({
+      redis: cluster,
+      namespace,
+      shards: SHARDS,
+      now: () => now,
+    });
+    const options: ScheduleOptions[] = Array.from({ length: 24 }, (_, i) => ({
+      handler: 'remind',
+      delayMs: 3 * 3_600_000 + i,
+      ...(i % 2 === 0 ? { key: `user-${i}` } : {}),
+      payload: i,
+    }));
+    const scheduled = await tasks.scheduleMany(options);
+    expect(await tasks.get('user-4')).toMatchObject({ state: 'scheduled', parked: true });
+    expect(await tasks.cancel('user-4')).toBe(true);
+    expect((await tasks.stats()).byHandler.remind).toMatchObject({ scheduled: 23 });
+    const published: TaskEventDetail[] = [];
+    const loop = new TickLoop({
+      engine: tasks.engine,
+      publisher: {
+        async publish(batch) {
+          published.push(...batch);
+          return { failed: [] };
+        },
+      },
+      now: () => now,
+    });
+    now = T0 + 3 * 3_600_000 + 23;
+    expect((await loop.pass()).unparked).toBe(23);
+    await loop.pass();
+    const expected = scheduled.filter((_, i) => i !== 4).map((r) => r.id);
+    expect(published.map((t) => t.id).sort()).toEqual(expected.sort());
+    for (const t of published) expect(await tasks.engine.ack(t)).toBe('acked');
+    expect(await tasks.stats()).toMatchObject({ scheduled: 0, due: 0, inflight: 0 });
   });
 });
