@@ -1,7 +1,9 @@
 /**
  * Model-based test (issue 2, item 12): random sequences of schedule / promote+claim / ack / fail /
  * requeueExpired / cancel / clock steps against a small in-memory model. After every step, each job's
- * state and attempt (Scheduler.get) and the stats counts must match the model.
+ * state and attempt (Scheduler.get) and the stats counts must match the model. Some jobs are due minutes
+ * ahead, so they park (parkAfterMs at its 3-minute minimum); every clock step moves due parking slots as
+ * a running tick would, and the parked count must equal the jobs `get` reports parked.
  */
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
@@ -16,6 +18,7 @@ const HANDLERS = ['h1', 'h2'] as const;
 const LEASE_MS = 1500;
 const STEP_MS = 1000; // the default aging step
 const BACKOFF = { type: 'exponential', delayMs: 1000, maxDelayMs: 4000 } as const;
+const PARK_AFTER_MS = 180_000;
 
 type Handler = (typeof HANDLERS)[number];
 
@@ -43,6 +46,7 @@ type Op =
       maxAttempts: number;
     }
   | { t: 'advance'; ms: number }
+  | { t: 'leap'; ms: number }
   | { t: 'claim'; limit: number }
   | { t: 'ack'; pick: number }
   | { t: 'fail'; pick: number }
@@ -55,7 +59,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       t: fc.constant('schedule' as const),
       handler: fc.constantFrom(...HANDLERS),
-      delay: fc.integer({ min: 0, max: 4 }).map((x) => x * 500),
+      delay: fc.oneof(
+        { weight: 3, arbitrary: fc.integer({ min: 0, max: 4 }).map((x) => x * 500) },
+        { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 }).map((x) => PARK_AFTER_MS + x * 61_000) },
+      ),
       key: fc.oneof(
         { weight: 3, arbitrary: fc.constant(undefined) },
         { weight: 2, arbitrary: fc.constantFrom('k1', 'k2', 'k3') },
@@ -69,6 +76,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       t: fc.constant('advance' as const),
       ms: fc.integer({ min: 1, max: 8 }).map((x) => x * 250),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('leap' as const),
+      ms: fc.integer({ min: 1, max: 8 }).map((x) => x * 30_000),
     }),
   },
   {
@@ -97,7 +111,12 @@ describe('engine against a model', () => {
 
   async function run(ops: readonly Op[]): Promise<void> {
     let now = T0;
-    const tasks = new Scheduler({ redis, namespace: randomNamespace('m'), now: () => now });
+    const tasks = new Scheduler({
+      redis,
+      namespace: randomNamespace('m'),
+      now: () => now,
+      parkAfterMs: PARK_AFTER_MS,
+    });
     const e = tasks.engine;
     const jobs = new Map<string, ModelJob>();
     const keyToId = new Map<string, string>();
@@ -119,7 +138,10 @@ describe('engine against a model', () => {
       const where = `step ${step}: ${JSON.stringify(op)}`;
       switch (op.t) {
         case 'advance':
+        case 'leap':
           now += op.ms;
+          // What a running tick does on every pass: slots that start within 2 min move into delayed.
+          await e.advanceParked(0, [...HANDLERS], now);
           break;
         case 'schedule': {
           const existing = op.key !== undefined ? jobs.get(keyToId.get(op.key) ?? '') : undefined;
@@ -260,6 +282,12 @@ describe('engine against a model', () => {
         return { id, state, attempt: j.attempt };
       });
       expect(seen, where).toEqual(modelled);
+      for (const h of HANDLERS) {
+        const parked = infos.filter((info) => info?.parked && info.handler === h).length;
+        expect(Number((await redis.hget(e.keys(0).parkedCount, h)) ?? 0), `${where}, parked ${h}`).toBe(
+          parked,
+        );
+      }
       for (const key of ['k1', 'k2', 'k3']) {
         const id = keyToId.get(key);
         expect((await tasks.get(key))?.id, `${where}, key ${key}`).toBe(

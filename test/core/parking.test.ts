@@ -170,27 +170,40 @@ describe('parking', () => {
     expect(claimed.map((t) => [t.id, t.payload, t.idempotencyKey])).toEqual([[id, 4, `${id}:${now}:3`]]);
   });
 
-  it('entries of jobs that are not parked here are dropped: queued, in flight, dead, elsewhere in time', async () => {
+  it('entries of jobs that are not parked here are dropped: queued, ready, in flight, dead, elsewhere', async () => {
     const { tasks, e, k } = setup();
     const redis = fixture.redis;
-    const parked = await tasks.schedule({ handler: 'h', delayMs: HOUR, payload: 'p' });
     const slot = parkSlotFor(T0 + HOUR, T0, DEFAULT_PARK_AFTER_MS)!;
-    const queued = await tasks.schedule({ handler: 'h', delayMs: 1000 });
-    const running = await tasks.schedule({ handler: 'h', at: T0 });
-    const dead = await tasks.schedule({ handler: 'h', at: T0, maxAttempts: 1 });
-    const [r1, r2] = (await promoteClaim(e, [spec('h', 2)], T0)).tasks;
-    const toKill = r1!.id === dead.id ? r1! : r2!;
-    await e.fail(toKill, { message: 'x' }, T0);
-    const other = await tasks.schedule({ handler: 'other', delayMs: HOUR });
+    // Five jobs due inside one slot, moved into delayed; then four are put where a job can be instead of
+    // parked (as upserts, claims and failures would), and one is parked again, alone in the slot's list.
+    const [queued, ready, running, dead, parked] = (
+      await tasks.scheduleMany([0, 1, 2, 3, 4].map((i) => ({ handler: 'h', at: slot.start + i })))
+    ).map((r) => r.id);
+    expect(await e.advanceParked(0, ['h'], slot.start)).toBe(5);
+    await redis.zrem(k.delayed('h'), ready!, running!, dead!, parked!);
+    await redis.zadd(k.ready('h'), slot.start + 1, ready!);
+    await redis.zadd(k.inflight('h'), slot.start + 30_000, running!);
+    await redis.zadd(k.dead, slot.start, dead!);
+    await redis.hincrby(k.parkedCount, 'h', 1);
+    await redis.zadd(k.parked('h'), slot.start, slot.name);
+    await redis.rpush(k.parkedSlot('h', slot.name), parked!);
+    const other = await tasks.schedule({ handler: 'other', at: slot.start + 5 });
     const elsewhere = await tasks.schedule({ handler: 'h', delayMs: 20 * HOUR });
-    // Entries no schedule call would write here: every kind of job that is not parked in this slot.
-    const strays = [queued.id, running.id, dead.id, other.id, elsewhere.id, 'no-such-job'];
+    // Stale entries for all of them, and for a job of another handler, of another slot, and no job at all.
+    const strays = [queued!, ready!, running!, dead!, other.id, elsewhere.id, 'no-such-job'];
     await redis.rpush(k.parkedSlot('h', slot.name), ...strays);
     expect(await e.advanceParked(0, ['h'], slot.start)).toBe(1);
-    expect(await redis.zrange(k.delayed('h'), 0, -1)).toEqual([queued.id, parked.id]);
-    expect(await redis.zscore(k.inflight('h'), running.id)).not.toBeNull();
-    expect(await redis.zscore(k.dead, dead.id)).not.toBeNull();
-    expect(await redis.zscore(k.delayed('other'), other.id)).toBeNull();
+    expect(await redis.zrange(k.delayed('h'), 0, -1, 'WITHSCORES')).toEqual([
+      queued!,
+      String(slot.start),
+      parked!,
+      String(slot.start + 4),
+    ]);
+    expect(await redis.zrange(k.ready('h'), 0, -1)).toEqual([ready!]);
+    expect(await redis.zrange(k.inflight('h'), 0, -1)).toEqual([running!]);
+    expect(await redis.zrange(k.dead, 0, -1)).toEqual([dead!]);
+    expect(await redis.exists(k.delayed('other'))).toBe(0);
+    expect(await tasks.get(other.id)).toMatchObject({ parked: true }); // in its own handler's slot
     expect(await parkedState(k)).toMatchObject({ count: 1 }); // `elsewhere`, in its own slot
     expect(await tasks.get(elsewhere.id)).toMatchObject({ parked: true });
   });
