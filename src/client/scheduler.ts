@@ -101,12 +101,14 @@ export class Scheduler {
   /**
    * Builds a scheduler from the Lambda environment: TICKSET_REDIS_URL, TICKSET_REDIS_CLUSTER, TICKSET_REDIS_TLS,
    * TICKSET_REDIS_USERNAME, TICKSET_REDIS_AUTH_SECRET_ARN (read from Secrets Manager at cold start),
-   * TICKSET_NAMESPACE, TICKSET_SHARDS, TICKSET_HANDLERS.
+   * TICKSET_NAMESPACE, TICKSET_SHARDS, TICKSET_HANDLERS, TICKSET_PARK_AFTER_MS.
    */
   static async fromEnv(
     env: NodeJS.ProcessEnv = process.env,
     overrides: Partial<Omit<SchedulerOptions, 'redis'>> = {},
   ): Promise<Scheduler> {
+    // Checked before connecting, so a bad value leaves no connection behind.
+    const parkAfterMs = env[ENV.parkAfterMs] ? validateParkAfterMs(Number(env[ENV.parkAfterMs])) : undefined;
     const redis = await connectFromEnv(env);
     const handlers = env[ENV.handlers]
       ?.split(',')
@@ -117,6 +119,7 @@ export class Scheduler {
       namespace: env[ENV.namespace] || DEFAULTS.namespace,
       shards: env[ENV.shards] ? Number(env[ENV.shards]) : 1,
       ...(handlers && handlers.length > 0 ? { handlers } : {}),
+      ...(parkAfterMs !== undefined ? { parkAfterMs } : {}),
       ...overrides,
     });
     scheduler.#ownsClient = true;

@@ -20,6 +20,8 @@ export const ENV = {
   shards: 'TICKSET_SHARDS',
   /** Comma-separated known handler names: producers reject others. */
   handlers: 'TICKSET_HANDLERS',
+  /** Producers park one-off jobs due at least this many ms ahead (default 600000; `Infinity` never parks). */
+  parkAfterMs: 'TICKSET_PARK_AFTER_MS',
   /** Event bus name the tick publishes to. */
   eventBusName: 'TICKSET_EVENT_BUS_NAME',
   /** Event `source` (default `tickset`). */

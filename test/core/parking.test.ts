@@ -17,6 +17,7 @@ import { runScript } from '../../src/core/script.js';
 import { LUA } from '../../src/core/scripts.generated.js';
 import { ValidationError } from '../../src/errors.js';
 import { TickLoop } from '../../src/tick/loop.js';
+import { redisUrl } from '../support/context.js';
 import { promoteClaim, spec } from '../support/drive.js';
 import { schedulerFixture } from '../support/scheduler-fixture.js';
 import { RecordingPublisher } from '../tick/support.js';
@@ -97,6 +98,26 @@ describe('parking', () => {
     await never.schedule({ handler: 'h', delayMs: 100 * HOUR });
     expect(await fixture.redis.zcard(k.delayed('h'))).toBe(4);
     expect(await fixture.redis.exists(k.parked('h'), k.parkedCount)).toBe(0);
+  });
+
+  it('TICKSET_PARK_AFTER_MS sets the threshold of Scheduler.fromEnv; a bad value fails before connecting', async () => {
+    const namespace = `parking-env-${Math.random().toString(36).slice(2)}`;
+    const env = { TICKSET_REDIS_URL: redisUrl(), TICKSET_NAMESPACE: namespace };
+    const never = await Scheduler.fromEnv({ ...env, TICKSET_PARK_AFTER_MS: 'Infinity' }, { now: () => T0 });
+    const soon = await Scheduler.fromEnv({ ...env, TICKSET_PARK_AFTER_MS: '180000' }, { now: () => T0 });
+    try {
+      await never.schedule({ handler: 'h', delayMs: 100 * HOUR });
+      await soon.schedule({ handler: 'h', delayMs: 4 * MINUTE });
+      const k = never.engine.keys(0);
+      expect(await fixture.redis.zcard(k.delayed('h'))).toBe(1);
+      expect(await fixture.redis.hget(k.parkedCount, 'h')).toBe('1');
+    } finally {
+      await never.close();
+      await soon.close();
+    }
+    await expect(Scheduler.fromEnv({ ...env, TICKSET_PARK_AFTER_MS: '10s' })).rejects.toThrow(
+      /Invalid parkAfterMs: got NaN; expected an integer of at least 180000/,
+    );
   });
 
   it('the tick moves a slot into delayed MOVE_AHEAD_MS before it starts, and the job runs once, on time', async () => {
