@@ -21,13 +21,23 @@ import { bareLuaCeiling } from './reference/lua-ceiling.js';
 import { type Distribution, distribution, type Summary, summarize } from './stats.js';
 import { type BacklogRun, ticksetBacklog } from './tickset/backlog.js';
 import { ticksetClaimPublish } from './tickset/claim.js';
-import { ticksetUnpark } from './tickset/unpark.js';
 import { ticksetLateness } from './tickset/lateness.js';
 import { ticksetBytesPerJob } from './tickset/memory.js';
 import { ticksetScheduleBatched, ticksetScheduleSingle } from './tickset/schedule.js';
+import { ticksetUnpark } from './tickset/unpark.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const FIGURES = ['schedule', 'latency', 'memory', 'claim', 'unpark', 'e2e', 'lateness', 'backlog', 'ceiling'] as const;
+const FIGURES = [
+  'schedule',
+  'latency',
+  'memory',
+  'claim',
+  'unpark',
+  'e2e',
+  'lateness',
+  'backlog',
+  'ceiling',
+] as const;
 type Figure = (typeof FIGURES)[number];
 
 interface Pair {

@@ -3,7 +3,7 @@
  * step a job scheduled 10 min or more ahead takes before promote and claim. N jobs due in 1 h are parked
  * (one slot), then one call moves them all, with the clock at the slot's start.
  */
-import { connect, Engine, Scheduler, type ScheduleOptions } from 'tickset';
+import { connect, Engine, type ScheduleOptions, Scheduler } from 'tickset';
 import { measure, type Throughput } from '../cpu.js';
 import type { BenchRedis } from '../redis.js';
 import { delayedJob, drive, FUTURE_DELAY_MS, HANDLER } from './common.js';
@@ -28,7 +28,8 @@ export async function ticksetUnpark(redis: BenchRedis, n: number): Promise<Throu
     const moved = await engine.advanceParked(0, [HANDLER], Date.now() + FUTURE_DELAY_MS);
     const result = await m.stop(n);
     const queued = await client.zcard(engine.keys(0).delayed(HANDLER));
-    if (moved !== n || queued !== n) throw new Error(`unpark bench: moved ${moved}, queued ${queued} of ${n}`);
+    if (moved !== n || queued !== n)
+      throw new Error(`unpark bench: moved ${moved}, queued ${queued} of ${n}`);
     return result;
   } finally {
     await client.quit().catch(() => client.disconnect());

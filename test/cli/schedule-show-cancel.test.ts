@@ -47,7 +47,7 @@ describe('tickset schedule / show / cancel', () => {
     const shown = await ns.cli(['show', 'reminder:42']);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(new RegExp(`^id\\s+${id}$`, 'm'));
-    expect(shown.stdout).toMatch(/^state\s+scheduled$/m);
+    expect(shown.stdout).toMatch(/^state\s+scheduled \(parked\)$/m); // due in 1 h 30 min: parked
     expect(shown.stdout).toMatch(/^attempt\s+0 of 4$/m);
     expect(shown.stdout).toMatch(/^payload\s+\{"userId":42\}$/m);
 
@@ -56,6 +56,7 @@ describe('tickset schedule / show / cancel', () => {
       id,
       handler: 'send-reminder',
       state: 'scheduled',
+      parked: true,
       key: 'reminder:42',
       priority: 5,
     });

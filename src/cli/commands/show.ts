@@ -27,7 +27,7 @@ export function describeJob(job: JobInfo, now: number): string {
   return keyValues([
     ['id', job.id],
     ['handler', job.handler],
-    ['state', job.state],
+    ['state', job.parked ? `${job.state} (parked)` : job.state],
     ['key', job.key],
     ['runs', schedule(job)],
     ['run at', job.runAt ? `${formatTime(job.runAt)} (${formatRelative(job.runAt, now)})` : 'being armed'],
