@@ -18,6 +18,8 @@ export interface BacklogRun {
   readonly rssBefore: number;
   readonly rssPeak: number;
   readonly heapPeak: number;
+  /** Largest heap right after a major GC during the pass (or after one forced at its end): what it keeps. */
+  readonly liveHeapMax: number;
 }
 
 const CHILD = join(import.meta.dirname, 'backlog-child.ts');
@@ -33,6 +35,7 @@ export async function ticksetBacklog(redis: BenchRedis, size: number): Promise<B
     rssBefore: number;
     rssPeak: number;
     heapPeak: number;
+    liveHeapMax: number;
   }>(CHILD, [redis.url, namespace, String(size)], ['--expose-gc']);
   const redisCpu = (await redis.cpuSeconds()) - redisCpuBefore;
   return {
@@ -42,5 +45,6 @@ export async function ticksetBacklog(redis: BenchRedis, size: number): Promise<B
     rssBefore: result.rssBefore,
     rssPeak: result.rssPeak,
     heapPeak: result.heapPeak,
+    liveHeapMax: result.liveHeapMax,
   };
 }
