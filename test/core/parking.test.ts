@@ -202,6 +202,7 @@ describe('parking', () => {
     ).map((r) => r.id);
     expect(await e.advanceParked(0, ['h'], slot.start)).toBe(5);
     await redis.zrem(k.delayed('h'), ready!, running!, dead!, parked!);
+    await redis.zadd(k.delayed('h'), slot.start + 30_000, queued!); // waiting for a retry: later than its due
     await redis.zadd(k.ready('h'), slot.start + 1, ready!);
     await redis.zadd(k.inflight('h'), slot.start + 30_000, running!);
     await redis.zadd(k.dead, slot.start, dead!);
@@ -215,10 +216,10 @@ describe('parking', () => {
     await redis.rpush(k.parkedSlot('h', slot.name), ...strays);
     expect(await e.advanceParked(0, ['h'], slot.start)).toBe(1);
     expect(await redis.zrange(k.delayed('h'), 0, -1, 'WITHSCORES')).toEqual([
-      queued!,
-      String(slot.start),
       parked!,
       String(slot.start + 4),
+      queued!,
+      String(slot.start + 30_000),
     ]);
     expect(await redis.zrange(k.ready('h'), 0, -1)).toEqual([ready!]);
     expect(await redis.zrange(k.inflight('h'), 0, -1)).toEqual([running!]);

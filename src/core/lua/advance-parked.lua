@@ -36,30 +36,43 @@ end
 local entries = redis.call("LRANGE", KEYS[1], 0, limit - 1)
 local code = redis.call("HGET", KEYS[9], handler)
 local moved = 0
-if #entries > 0 then
-  local bodies = redis.call("HMGET", KEYS[3], unpack(entries))
-  local adds = {}
-  local seen = {}
-  for i = 1, #entries do
+local seen = {}
+-- In chunks of 1,000 entries: one HMGET of bodies, one ZMSCORE per queue, one ZADD NX for the chunk (a
+-- job already in delayed is not added, and not counted).
+local CHUNK = 1000
+for first = 1, #entries, CHUNK do
+  local last = math.min(first + CHUNK - 1, #entries)
+  local bodies = redis.call("HMGET", KEYS[3], unpack(entries, first, last))
+  local ids, dues = {}, {}
+  for i = first, last do
     local id = entries[i]
-    local body = bodies[i]
+    local body = bodies[i - first + 1]
     if body and not seen[id] then
       seen[id] = true
       local header = decode_body(body, id)
       local due = header.r
       if ((code and header.hc == code) or header.h == handler) and not (header.c or header.e or header.s)
-        and due and due >= start and due < finish
-        and not redis.call("ZSCORE", KEYS[4], id) and not redis.call("ZSCORE", KEYS[5], id)
-        and not redis.call("ZSCORE", KEYS[6], id) and not redis.call("ZSCORE", KEYS[7], id) then
-        adds[#adds + 1] = string.format("%d", due)
-        adds[#adds + 1] = id
-        moved = moved + 1
+        and due and due >= start and due < finish then
+        ids[#ids + 1] = id
+        dues[#ids] = due
       end
     end
   end
-  for first = 1, #adds, 2000 do
-    redis.call("ZADD", KEYS[4], unpack(adds, first, math.min(first + 1999, #adds)))
+  if #ids > 0 then
+    local ready = redis.call("ZMSCORE", KEYS[5], unpack(ids))
+    local inflight = redis.call("ZMSCORE", KEYS[6], unpack(ids))
+    local dead = redis.call("ZMSCORE", KEYS[7], unpack(ids))
+    local adds = {}
+    for j = 1, #ids do
+      if not ready[j] and not inflight[j] and not dead[j] then
+        adds[#adds + 1] = string.format("%d", dues[j])
+        adds[#adds + 1] = ids[j]
+      end
+    end
+    if #adds > 0 then moved = moved + redis.call("ZADD", KEYS[4], "NX", unpack(adds)) end
   end
+end
+if #entries > 0 then
   if moved > 0 then redis.call("HINCRBY", KEYS[8], handler, -moved) end
   redis.call("LTRIM", KEYS[1], #entries, -1)
 end
