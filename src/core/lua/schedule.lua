@@ -300,6 +300,13 @@ end
 local j = 0
 local nb = #bodies
 local score, score_ms = nil, nil
+-- Writes out a full chunk; group g's list of due entries starts again, empty.
+local function next_chunk(g)
+  flush()
+  local list = {}
+  due[g] = list
+  return list
+end
 for g = 1, groups do
   local code_prefix = "2" .. codes[g]
   local list = due[g] or {}
@@ -320,12 +327,7 @@ for g = 1, groups do
       pushed = pushed + 1
       if nb >= 2 * CHUNK then
         count_parked(handler, pushed)
-        pushed = 0
-        flush()
-        nb = 0
-        list = {}
-        due[g] = list
-        nd = 0
+        list, nb, nd, pushed = next_chunk(g), 0, 0, 0
       end
     end
     count_parked(handler, pushed)
@@ -350,13 +352,7 @@ for g = 1, groups do
         wake = 1
         head = run_at
       end
-      if nb >= 2 * CHUNK then
-        flush()
-        nb = 0
-        list = {}
-        due[g] = list
-        nd = 0
-      end
+      if nb >= 2 * CHUNK then list, nb, nd = next_chunk(g), 0, 0 end
     end
     heads[g] = head
   end
