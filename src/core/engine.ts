@@ -153,8 +153,8 @@ export interface FailOutcome {
 const ERROR_TEXT_LIMIT = 2000;
 /** Calls of `schedule.lua` with new ids before a batch whose new ids keep colliding fails. */
 const ID_COLLISION_ATTEMPTS = 4;
-/** Parking-list entries `advance-parked.lua` reads per call. */
-const ADVANCE_PARKED_BATCH = 5000;
+/** Parking-list entries `advance-parked.lua` reads per call: ~4 ms of Redis time, like a claim call of 1,000. */
+const ADVANCE_PARKED_BATCH = 1000;
 /** Parking slots read from an index at a time. */
 const SLOTS_PER_READ = 64;
 
