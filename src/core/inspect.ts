@@ -57,7 +57,10 @@ export interface JobInfo {
 }
 
 export interface HandlerStats {
+  /** Not due yet, parked jobs included. */
   readonly scheduled: number;
+  /** Of `scheduled`, the parked ones (one-off jobs due far ahead, ARCHITECTURE.md "Parking"). */
+  readonly parked: number;
   readonly due: number;
   readonly inflight: number;
   readonly dead: number;
@@ -67,7 +70,10 @@ export interface HandlerStats {
 
 /** Counts across all shards. `scheduled` is not yet due; `due` is due but not yet claimed. */
 export interface Stats {
+  /** Not due yet, parked jobs included. */
   readonly scheduled: number;
+  /** Of `scheduled`, the parked ones. */
+  readonly parked: number;
   readonly due: number;
   readonly inflight: number;
   readonly dead: number;
@@ -249,6 +255,7 @@ export async function getStats(engine: Engine, now: number): Promise<Stats> {
     string,
     {
       scheduled: number;
+      parked: number;
       due: number;
       inflight: number;
       dead: number;
@@ -283,6 +290,7 @@ export async function getStats(engine: Engine, now: number): Promise<Stats> {
         }
         byHandler[h] ??= {
           scheduled: 0,
+          parked: 0,
           due: 0,
           inflight: 0,
           dead: 0,
@@ -292,6 +300,7 @@ export async function getStats(engine: Engine, now: number): Promise<Stats> {
         const entry = byHandler[h];
         // Parked jobs count as scheduled until the tick moves them (shortly before they are due).
         entry.scheduled += notYet + Number(parked ?? 0);
+        entry.parked += Number(parked ?? 0);
         entry.due += dueDelayed + readyCount;
         entry.inflight += inflight;
         entry.dead += deadByHandler.get(h) ?? 0;
@@ -303,6 +312,7 @@ export async function getStats(engine: Engine, now: number): Promise<Stats> {
   const values = Object.values(byHandler);
   return {
     scheduled: values.reduce((a, h) => a + h.scheduled, 0),
+    parked: values.reduce((a, h) => a + h.parked, 0),
     due: values.reduce((a, h) => a + h.due, 0),
     inflight: values.reduce((a, h) => a + h.inflight, 0),
     dead,

@@ -42,6 +42,22 @@ describe('tickset status / pause / resume', () => {
     expect(doc.handlers['send-reminder']).toMatchObject({ due: 1, paused: false });
   });
 
+  it('counts parked jobs among the scheduled ones, and says how many are parked', async () => {
+    const parked = seeded('status-parked');
+    try {
+      await parked.scheduler.schedule({ handler: 'send-reminder', delayMs: 3_600_000 });
+      await parked.scheduler.schedule({ handler: 'send-reminder', delayMs: 60_000 });
+      expect((await parked.cli(['status'])).stdout).toMatch(/scheduled 2 \(1 parked\) {2}due 0/);
+      const doc = json<{ scheduled: number; parked: number; handlers: Record<string, unknown> }>(
+        await parked.run(['status', '--json']),
+      );
+      expect(doc).toMatchObject({ scheduled: 2, parked: 1 });
+      expect(doc.handlers['send-reminder']).toMatchObject({ scheduled: 2, parked: 1 });
+    } finally {
+      await parked.close();
+    }
+  });
+
   it('says whether the tick is alive from its heartbeat', async () => {
     await ns.redis.hset(ns.engine.global.heartbeat, {
       at: Date.now() - 3000,

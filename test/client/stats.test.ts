@@ -21,6 +21,7 @@ describe('Scheduler.stats', () => {
     const tasks = new Scheduler({ redis, namespace: randomNamespace(), now: () => T0 });
     expect(await tasks.stats()).toEqual({
       scheduled: 0,
+      parked: 0,
       due: 0,
       inflight: 0,
       dead: 0,
@@ -48,31 +49,34 @@ describe('Scheduler.stats', () => {
     await tasks.schedule({ handler: 'a', at: T0 - 10_000 });
     await tasks.schedule({ handler: 'a', at: T0 + 10_000 });
     await tasks.schedule({ handler: 'a', at: T0 + 20_000 });
+    await tasks.schedule({ handler: 'a', at: T0 + 7_200_000 }); // parked (due in over 10 min)
     now = T0 - 25_000;
     expect(await e.promote(0, ['a'], now, 100)).toBe(1);
 
     now = T0;
     expect(await tasks.stats()).toEqual({
-      scheduled: 2,
+      scheduled: 3,
+      parked: 1,
       due: 3,
       inflight: 1,
       dead: 1,
       oldestDueAgeMs: 30_000,
       byHandler: {
-        a: { scheduled: 2, due: 3, inflight: 1, dead: 1, oldestDueAgeMs: 30_000, paused: false },
+        a: { scheduled: 3, parked: 1, due: 3, inflight: 1, dead: 1, oldestDueAgeMs: 30_000, paused: false },
       },
     });
 
     // Exactly at the due time a job counts as due, not scheduled.
     now = T0 + 10_000;
-    expect(await tasks.stats()).toMatchObject({ scheduled: 1, due: 4, oldestDueAgeMs: 40_000 });
+    expect(await tasks.stats()).toMatchObject({ scheduled: 2, due: 4, oldestDueAgeMs: 40_000 });
 
     // Claiming and acking moves the numbers.
     const all = (await promoteClaim(e, [spec('a')], now)).tasks;
     expect(all).toHaveLength(4);
     for (const t of all) await e.ack(t);
     expect(await tasks.stats()).toMatchObject({
-      scheduled: 1,
+      scheduled: 2,
+      parked: 1,
       due: 0,
       inflight: 1,
       dead: 1,
@@ -117,6 +121,7 @@ describe('Scheduler.stats', () => {
     expect(stats).toMatchObject({ scheduled: 1, due: 2, oldestDueAgeMs: 7000 });
     expect(stats.byHandler.x).toEqual({
       scheduled: 0,
+      parked: 0,
       due: 1,
       inflight: 0,
       dead: 0,
@@ -125,6 +130,7 @@ describe('Scheduler.stats', () => {
     });
     expect(stats.byHandler.y).toEqual({
       scheduled: 1,
+      parked: 0,
       due: 1,
       inflight: 0,
       dead: 0,

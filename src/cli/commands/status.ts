@@ -52,7 +52,15 @@ export function registerStatus(program: Command, io: CliIo): void {
         const tick = tickStatus(heartbeat, now);
         const handlers: Record<string, (typeof stats.byHandler)[string]> = { ...stats.byHandler };
         for (const name of paused) {
-          handlers[name] ??= { scheduled: 0, due: 0, inflight: 0, dead: 0, oldestDueAgeMs: 0, paused: true };
+          handlers[name] ??= {
+            scheduled: 0,
+            parked: 0,
+            due: 0,
+            inflight: 0,
+            dead: 0,
+            oldestDueAgeMs: 0,
+            paused: true,
+          };
         }
         const names = Object.keys(handlers).sort();
         const document = {
@@ -60,6 +68,7 @@ export function registerStatus(program: Command, io: CliIo): void {
           shards: ctx.engine.shards,
           tick,
           scheduled: stats.scheduled,
+          parked: stats.parked,
           due: stats.due,
           inflight: stats.inflight,
           dead: stats.dead,
@@ -76,7 +85,7 @@ export function registerStatus(program: Command, io: CliIo): void {
             ['tick', describeTick(tick)],
             [
               'jobs',
-              `scheduled ${stats.scheduled}  due ${stats.due}  in flight ${stats.inflight}  dead ${stats.dead}`,
+              `scheduled ${stats.scheduled}${stats.parked > 0 ? ` (${stats.parked} parked)` : ''}  due ${stats.due}  in flight ${stats.inflight}  dead ${stats.dead}`,
             ],
             ['oldest due', stats.due > 0 ? formatDuration(stats.oldestDueAgeMs) : '-'],
             ['paused', document.paused.length > 0 ? document.paused.join(', ') : 'none'],
