@@ -249,20 +249,16 @@ async function countDeadByHandler(engine: Engine, shard: number): Promise<Map<st
   return counts;
 }
 
+/** The counts of a handler with no jobs. */
+export function emptyHandlerStats(paused: boolean): {
+  -readonly [K in keyof HandlerStats]: HandlerStats[K];
+} {
+  return { scheduled: 0, parked: 0, due: 0, inflight: 0, dead: 0, oldestDueAgeMs: 0, paused };
+}
+
 export async function getStats(engine: Engine, now: number): Promise<Stats> {
   const paused = await pausedHandlers(engine);
-  const byHandler: Record<
-    string,
-    {
-      scheduled: number;
-      parked: number;
-      due: number;
-      inflight: number;
-      dead: number;
-      oldestDueAgeMs: number;
-      paused: boolean;
-    }
-  > = {};
+  const byHandler: Record<string, ReturnType<typeof emptyHandlerStats>> = {};
   let dead = 0;
   for (let shard = 0; shard < engine.shards; shard++) {
     const k = engine.keys(shard);
@@ -288,15 +284,7 @@ export async function getStats(engine: Engine, now: number): Promise<Stats> {
             await oldestReadyDue(engine, k, h, Number(readyHead[1]), readyHead[0]),
           );
         }
-        byHandler[h] ??= {
-          scheduled: 0,
-          parked: 0,
-          due: 0,
-          inflight: 0,
-          dead: 0,
-          oldestDueAgeMs: 0,
-          paused: paused.has(h),
-        };
+        byHandler[h] ??= emptyHandlerStats(paused.has(h));
         const entry = byHandler[h];
         // Parked jobs count as scheduled until the tick moves them (shortly before they are due).
         entry.scheduled += notYet + Number(parked ?? 0);

@@ -1,6 +1,12 @@
 /** `tickset status`: counts per state and per handler, paused handlers, and whether the tick is alive. */
 import type { Command } from 'commander';
-import { getStats, type Heartbeat, pausedHandlers, readHeartbeat } from '../../core/inspect.js';
+import {
+  emptyHandlerStats,
+  getStats,
+  type Heartbeat,
+  pausedHandlers,
+  readHeartbeat,
+} from '../../core/inspect.js';
 import { type CliIo, withContext } from '../context.js';
 import { formatDuration, formatTime, keyValues, table } from '../format.js';
 
@@ -52,15 +58,7 @@ export function registerStatus(program: Command, io: CliIo): void {
         const tick = tickStatus(heartbeat, now);
         const handlers: Record<string, (typeof stats.byHandler)[string]> = { ...stats.byHandler };
         for (const name of paused) {
-          handlers[name] ??= {
-            scheduled: 0,
-            parked: 0,
-            due: 0,
-            inflight: 0,
-            dead: 0,
-            oldestDueAgeMs: 0,
-            paused: true,
-          };
+          handlers[name] ??= emptyHandlerStats(true);
         }
         const names = Object.keys(handlers).sort();
         const document = {
