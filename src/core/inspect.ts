@@ -381,8 +381,9 @@ export async function listJobs(
 
 /**
  * The `limit` soonest parked jobs of one handler in one shard. Slots are read in order of their start; a
- * slot's entries are unordered, so a slot is read whole, and reading stops at the first slot that starts
- * after the `limit`-th soonest job found so far. Stale entries (jobs since cancelled or moved) are skipped.
+ * slot's entries are unordered, so a slot is read whole (1,000 entries per page: one `HMGET` of bodies and
+ * one `ZMSCORE` per queue), and reading stops at the first slot that starts after the `limit`-th soonest
+ * job found so far. Stale entries (jobs since cancelled, moved or upserted elsewhere) are skipped.
  */
 async function parkedJobs(
   engine: Engine,
@@ -392,9 +393,10 @@ async function parkedJobs(
   now: number,
 ): Promise<JobInfo[]> {
   const k = engine.keys(shard);
-  const found = new Map<string, JobInfo>();
-  let soonest: JobInfo[] = [];
-  for (let offset = 0; ; offset += PARKED_SLOT_PAGE) {
+  // id → due time of the parked jobs found, trimmed to the `limit` soonest after each slot.
+  let soonest = new Map<string, number>();
+  let cutoff = Number.POSITIVE_INFINITY;
+  slots: for (let offset = 0; ; offset += PARKED_SLOT_PAGE) {
     const page = await engine.redis.zrange(
       k.parked(handler),
       offset,
@@ -402,23 +404,57 @@ async function parkedJobs(
       'WITHSCORES',
     );
     for (let i = 0; i < page.length; i += 2) {
-      const cutoff =
-        soonest.length >= limit ? soonest[limit - 1]!.runAt!.getTime() : Number.POSITIVE_INFINITY;
-      if (Number(page[i + 1]) > cutoff) return soonest;
+      if (Number(page[i + 1]) > cutoff) break slots;
       const list = k.parkedSlot(handler, page[i]!);
       for (let start = 0; ; start += PARKED_ENTRY_PAGE) {
         const ids = await engine.redis.lrange(list, start, start + PARKED_ENTRY_PAGE - 1);
-        for (const id of ids) {
-          if (found.has(id)) continue;
-          const job = await getJob(engine, id, now);
-          if (job?.parked && job.handler === handler) found.set(id, job);
-        }
+        for (const [id, due] of await stillParked(engine, shard, handler, ids)) soonest.set(id, due);
         if (ids.length < PARKED_ENTRY_PAGE) break;
       }
-      soonest = [...found.values()].sort((a, b) => a.runAt!.getTime() - b.runAt!.getTime()).slice(0, limit);
+      if (soonest.size >= limit) {
+        soonest = new Map([...soonest].sort((a, b) => a[1] - b[1]).slice(0, limit));
+        cutoff = [...soonest.values()][limit - 1]!;
+      }
     }
-    if (page.length < 2 * PARKED_SLOT_PAGE) return soonest;
+    if (page.length < 2 * PARKED_SLOT_PAGE) break;
   }
+  const jobs = await Promise.all([...soonest.keys()].map((id) => getJob(engine, id, now)));
+  return jobs
+    .filter((job): job is JobInfo => job?.parked === true)
+    .sort((a, b) => a.runAt!.getTime() - b.runAt!.getTime());
+}
+
+/** Of `ids` (entries of a parking slot of `handler`), the jobs that are parked, with their due times. */
+async function stillParked(
+  engine: Engine,
+  shard: number,
+  handler: string,
+  ids: readonly string[],
+): Promise<Array<[string, number]>> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return [];
+  const k = engine.keys(shard);
+  const [bodies, delayed, ready, inflight, dead] = await Promise.all([
+    engine.redis.hmget(k.jobs, ...unique),
+    engine.redis.zmscore(k.delayed(handler), ...unique),
+    engine.redis.zmscore(k.ready(handler), ...unique),
+    engine.redis.zmscore(k.inflight(handler), ...unique),
+    engine.redis.zmscore(k.dead, ...unique),
+  ]);
+  const entries: Array<[string, string]> = [];
+  unique.forEach((id, i) => {
+    const body = bodies[i];
+    if (body && delayed[i] === null && ready[i] === null && inflight[i] === null && dead[i] === null) {
+      entries.push([id, body]);
+    }
+  });
+  const decoded = await engine.decodeJobs(shard, entries);
+  const out: Array<[string, number]> = [];
+  decoded.forEach(({ header }, i) => {
+    if (header.h === handler && isOneOff(header) && header.r !== undefined)
+      out.push([entries[i]![0], header.r]);
+  });
+  return out;
 }
 
 /** Replays one dead job, or all of them; returns how many were replayed. */

@@ -275,6 +275,19 @@ describe('parking', () => {
     expect(firstFour.map((j) => j.id)).toEqual(sorted.slice(0, 4).map((d) => ids.get(d)));
   });
 
+  it('list "scheduled" finds the soonest jobs of a slot larger than one page, past stale entries', async () => {
+    const { tasks, e } = setup();
+    // 2,500 jobs in one slot, scheduled latest first, so the soonest are at the end of the list.
+    const results = await tasks.scheduleMany(
+      Array.from({ length: 2500 }, (_, i) => ({ handler: 'h', delayMs: HOUR + 2500 - i, payload: i })),
+    );
+    expect(new Set(Object.keys((await parkedState(e.keys(0))).lists)).size).toBe(1);
+    await tasks.cancel(results[2499]!.id); // the soonest: its entry is now stale
+    const listed = await listJobs(e, { state: 'scheduled', limit: 3 }, T0);
+    expect(listed.map((j) => j.payload)).toEqual([2498, 2497, 2496]);
+    expect(listed.every((j) => j.parked)).toBe(true);
+  });
+
   it('parks per shard; one tick pass moves every shard that is due', async () => {
     let now = T0;
     const tasks = new Scheduler({
