@@ -51,7 +51,7 @@ for first = 1, #entries, CHUNK do
       seen[id] = true
       local header = decode_body(body, id)
       local due = header.r
-      if ((code and header.hc == code) or header.h == handler) and not (header.c or header.e or header.s)
+      if ((code and header.hc == code) or header.h == handler) and is_one_off(header)
         and due and due >= start and due < finish then
         ids[#ids + 1] = id
         dues[#ids] = due

@@ -32,7 +32,7 @@ if header.k and redis.call("HGET", KEYS[2], header.k) == id then redis.call("HDE
 local queued = redis.call("ZREM", KEYS[7], id) + redis.call("ZREM", KEYS[8], id)
   + redis.call("ZREM", KEYS[9], id) + redis.call("ZREM", KEYS[5], id)
 -- A one-off job in no queue is parked: its list entry stays behind (advance-parked.lua drops it).
-if queued == 0 and not (header.c or header.e or header.s) then redis.call("HINCRBY", KEYS[10], ARGV[3], -1) end
+if queued == 0 and is_one_off(header) then redis.call("HINCRBY", KEYS[10], ARGV[3], -1) end
 redis.call("SREM", KEYS[6], id)
 redis.call("HDEL", KEYS[3], id)
 redis.call("HDEL", KEYS[4], id)

@@ -259,7 +259,7 @@ for i = 1, n do
     -- A one-off job in no queue is parked (its list entry stays behind; advance-parked.lua skips it).
     local before = existing_headers[id]
     if placed[id] == "p"
-      or (not placed[id] and queued == 0 and before and not (before.c or before.e or before.s)) then
+      or (not placed[id] and queued == 0 and before and is_one_off(before)) then
       count_parked(handler, -1)
     end
     if redis.call("HDEL", KEYS[4], id) == 1 or was_claimed then redis.call("HSET", KEYS[4], id, "0||") end

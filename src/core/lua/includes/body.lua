@@ -87,6 +87,12 @@ local function occurrence_header(series, series_id, occurrence)
            p = series.p, b = series.b, s = series_id, o = occurrence }
 end
 
+-- Whether a decoded header is a one-off job: not a series (everyMs, cron) nor an occurrence of one. Only
+-- one-off jobs are parked (src/core/parking.ts), so a one-off job in none of its queues is parked.
+local function is_one_off(header)
+  return not (header.c or header.e or header.s)
+end
+
 -- What cancel and replay-dead compare with the handler Node read: the code, or the name when there is none.
 local function handler_ref(header)
   return header.hc or header.h
