@@ -2,7 +2,7 @@
  * `TicksetAlarms`: the alarms docs/OPERATIONS.md has a runbook entry for, sent to one SNS topic.
  * Each alarm description names the first command to run.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -175,7 +175,25 @@ export class TicksetAlarms extends Construct {
       description: 'tickset: alarm topic encryption',
       enableKeyRotation: true,
     });
-    key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
-    return new sns.Topic(this, 'Topic', { displayName: 'tickset alarms', masterKey: key, enforceSSL: true });
+    const cloudWatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+    key.grant(cloudWatch, 'kms:Decrypt', 'kms:GenerateDataKey*');
+    const topic = new sns.Topic(this, 'Topic', {
+      displayName: 'tickset alarms',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    // enforceSSL creates an AWS::SNS::TopicPolicy, and a topic policy *replaces* the topic's default policy
+    // (the one that lets CloudWatch publish). Without this statement no alarm notification is ever delivered.
+    const account = Stack.of(this).account;
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToPublish',
+        principals: [cloudWatch],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': account } },
+      }),
+    );
+    return topic;
   }
 }

@@ -15,7 +15,7 @@
  *                            with no attempts left), PublishFailures, TaskLagMs (due -> published),
  *                            OldestDueAgeMs (every pass, 0 when nothing is due), TickHeartbeat (count, leader only)
  *   service=tickset-handler  TasksSucceeded, TasksFailed, TasksRetried, TasksDeadLettered, LateAckRejected,
- *                            TaskLagMs (due -> handler start)
+ *                            HandlerStartLagMs (due -> handler start, first attempts only)
  *
  * Units: counts are `Count`, *Ms metrics are `Milliseconds`.
  */
@@ -96,9 +96,13 @@ export class TicksetMetrics {
   lateAckRejected(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric(METRICS.lateAckRejected, 'handler', props);
   }
-  /** Due -> published (tick) or due -> handler start (handler); p99 by default. */
+  /**
+   * Due -> published (`TaskLagMs`, emitted by the tick) or due -> handler start of first attempts
+   * (`HandlerStartLagMs`, emitted by the handler wrapper); p99 by default.
+   */
   lag(emitter: MetricEmitter = 'tick', props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric(METRICS.lagMs, emitter, { statistic: cloudwatch.Stats.p(99), ...props });
+    const name = emitter === 'tick' ? METRICS.lagMs : METRICS.handlerStartLagMs;
+    return this.metric(name, emitter, { statistic: cloudwatch.Stats.p(99), ...props });
   }
   /** Age of the oldest due, unclaimed job, as the tick sees it; Maximum by default. */
   oldestDueAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {

@@ -33,6 +33,27 @@ describe('alarms with default thresholds', () => {
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
   });
 
+  it('lets CloudWatch (this account only) publish to the topic, whose policy replaces the default one', () => {
+    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+    expect(policies).toHaveLength(1);
+    const policy = policies[0]!.Properties;
+    expect(policy.Topics).toEqual([{ Ref: topicId }]);
+    const allow = policy.PolicyDocument.Statement.filter(
+      (s: { Effect: string; Action: unknown }) => s.Effect === 'Allow' && s.Action === 'sns:Publish',
+    );
+    expect(allow).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Resource: { Ref: topicId },
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      }),
+    ]);
+    // ... and it still denies publishing without TLS
+    expect(policy.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+  });
+
   it('alarms on tick errors and throttles', () => {
     const tick = { Ref: logicalId(template, 'AWS::Lambda::Function', 'TickFunction') };
     for (const [hint, metricName] of [
@@ -145,6 +166,7 @@ describe('alarms with default thresholds', () => {
       'TasksExpired',
       'PublishFailures',
       'TaskLagMs',
+      'HandlerStartLagMs',
       'OldestDueAgeMs',
       'TickHeartbeat',
       'DatabaseMemoryUsagePercentage',
@@ -221,7 +243,7 @@ describe('metric methods', () => {
       [s.tasks.metricExpired(), 'TasksExpired', tick, 'Sum'],
       [s.tasks.metricPublishFailures(), 'PublishFailures', tick, 'Sum'],
       [s.tasks.metricLag(), 'TaskLagMs', tick, 'p99'],
-      [s.tasks.metricLag({}, 'handler'), 'TaskLagMs', handler, 'p99'],
+      [s.tasks.metricLag({}, 'handler'), 'HandlerStartLagMs', handler, 'p99'],
       [s.tasks.metricOldestDueAge(), 'OldestDueAgeMs', tick, 'Maximum'],
       [s.tasks.metricTickHeartbeat(), 'TickHeartbeat', tick, 'Sum'],
     ] as const;
