@@ -12,7 +12,8 @@ import { describe, expect, it } from 'vitest';
 const root = resolve(import.meta.dirname, '../..');
 type ErrorClass = new (...args: unknown[]) => Error;
 
-const errorClasses = Object.entries(main).filter(
+const exported = main as unknown as Record<string, unknown>;
+const errorClasses = Object.entries(exported).filter(
   (entry): entry is [string, ErrorClass] =>
     typeof entry[1] === 'function' && entry[1].prototype instanceof Error,
 );
@@ -25,19 +26,17 @@ describe('error names', () => {
     expect(named.size).toBeGreaterThan(3);
     for (const name of named) {
       expect(main, `README names ${name}`).toHaveProperty(name);
-      expect(
-        (main as Record<string, unknown>)[name] === main.TicksetError ||
-          (main as Record<string, ErrorClass>)[name]!.prototype instanceof main.TicksetError,
-      ).toBe(true);
+      const Class = exported[name] as ErrorClass;
+      expect(Class === main.TicksetError || Class.prototype instanceof main.TicksetError).toBe(true);
     }
   });
 
   it('every exported error is a TicksetError whose name is Tickset + its class name', () => {
     expect(errorClasses.length).toBeGreaterThan(5);
-    for (const [exported, Class] of errorClasses) {
+    for (const [exportName, Class] of errorClasses) {
       const error = new Class(['a'], ['b'], ['c']);
       expect(error).toBeInstanceOf(main.TicksetError);
-      expect(error.name).toBe(exported === 'TicksetError' ? 'TicksetError' : `Tickset${exported}`);
+      expect(error.name).toBe(exportName === 'TicksetError' ? 'TicksetError' : `Tickset${exportName}`);
     }
   });
 
