@@ -112,7 +112,8 @@ function watchErrors(client: RedisClient): RedisClient {
   // Without a listener ioredis prints every failed reconnect to stderr ("Unhandled error event"). The error
   // reaches callers anyway, as the rejection of their command; keep the reason for that error's message.
   client.on('error', (error: Error) => {
-    lastErrors.set(client, error);
+    // ioredis also emits its MaxRetriesPerRequestError here: that is the outcome, not the reason behind it.
+    if (!/max retries per request/i.test(error.message)) lastErrors.set(client, error);
   });
   return client;
 }
