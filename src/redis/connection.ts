@@ -41,6 +41,12 @@ export function lastConnectionError(client: RedisClient): Error | undefined {
   return lastErrors.get(client);
 }
 
+/** Whether a client connects with TLS (for error messages that hint at TLS on one side only). */
+export function usesTls(client: RedisClient): boolean {
+  const options = client instanceof Cluster ? client.options.redisOptions : client.options;
+  return Boolean(options?.tls);
+}
+
 /** `host:port` of a client (the first startup node of a cluster), for error messages: never credentials. */
 export function endpointOf(client: RedisClient): string {
   if (client instanceof Cluster) {

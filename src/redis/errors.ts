@@ -43,8 +43,14 @@ export function isStoreError(error: unknown): boolean {
  * @param endpoint where the client points, e.g. `127.0.0.1:6379` (no credentials)
  * @param lastConnectionError the last `error` event of the client: the reason behind ioredis's generic
  *   "Connection is closed" or MaxRetriesPerRequestError
+ * @param tls whether the client uses TLS (`usesTls`), for the one-sided TLS hint
  */
-export function toStoreError(error: unknown, endpoint: string, lastConnectionError?: Error): unknown {
+export function toStoreError(
+  error: unknown,
+  endpoint: string,
+  lastConnectionError?: Error,
+  tls?: boolean,
+): unknown {
   if (error instanceof TicksetError || !(error instanceof Error)) return error;
   const message = error.message;
   if (AUTH_REPLY.test(message)) return connectionFailure(error, endpoint);
@@ -55,7 +61,7 @@ export function toStoreError(error: unknown, endpoint: string, lastConnectionErr
         error,
       );
     }
-    const failure = connectionFailure(lastConnectionError ?? error, endpoint);
+    const failure = connectionFailure(lastConnectionError ?? error, endpoint, tls);
     if (!(failure instanceof StoreUnavailableError)) {
       // Keep what the caller's command failed with as the cause; the connection's reason is in the message.
       return new (failure.constructor as typeof NotRedisError)(failure.message, { cause: error });

@@ -154,6 +154,11 @@ describe('connection failures', () => {
       expect(oneLineError(cli)).toMatch(
         /^tickset: cannot reach Redis at rediss:\/\/127\.0\.0\.1:\d+: .*: if this Redis does not use TLS, use redis:\/\/ instead of rediss:\/\//,
       );
+      const error = await libraryError(url);
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect((error as Error).message).toMatch(
+        /^no TLS handshake with 127\.0\.0\.1:\d+ .*use redis:\/\/ instead/,
+      );
       await new Promise((resolve) => setImmediate(resolve));
       expect(warnings.map((w) => (w as { code?: string }).code)).not.toContain('DEP0123');
     } finally {
@@ -168,6 +173,8 @@ describe('connection failures', () => {
     expect(oneLineError(cli)).toMatch(
       /^tickset: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+: .*: if it expects TLS, use rediss:\/\/ or set TICKSET_REDIS_TLS=true$/,
     );
-    expect(await libraryError(url)).toBeInstanceOf(StoreUnavailableError);
+    const error = await libraryError(url);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect((error as Error).message).toMatch(/closed the connection .*: if it expects TLS, use rediss:\/\//);
   });
 });
