@@ -15,7 +15,8 @@ if (existsSync(fileURLToPath(built))) {
     tsx = import.meta.resolve('tsx');
   } catch {
     process.stderr.write(
-      'tickset: no build in dist/ and tsx is not installed: run `npm install` then `npm run build`\n',
+      'tickset: this copy of tickset has no dist/ (a git-URL install arrives without it). Install tickset ' +
+        'from a tarball made with `npm pack` (README, "Install"); in a clone, run `npm ci && npm run build`.\n',
     );
     process.exit(1);
   }

@@ -29,6 +29,13 @@ function findPackageRoot(start: string): string {
 /** The tickset package root: the tick's entry and (in this repo) the lock file live here. */
 export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 
+/**
+ * True when this module runs from the TypeScript sources (this repo: tsx, vitest), false when it runs from
+ * the build in an installed package (`dist/infra/function.js`). From the sources, bundles resolve `tickset`
+ * imports to the sources (the `tickset-source` export condition); from an installed package, to its `dist/`.
+ */
+export const FROM_SOURCE = import.meta.url.endsWith('.ts');
+
 /** Lets the ESM bundle `require()` Node built-ins from CommonJS dependencies (ioredis, the AWS SDK). */
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __ticksetCreateRequire } from 'node:module'; const require = __ticksetCreateRequire(import.meta.url);";
@@ -50,8 +57,9 @@ export const TICKSET_FUNCTION_DEFAULTS = {
     sourceMap: true,
     banner: ESM_REQUIRE_BANNER,
     externalModules: [] as string[],
-    // Resolve `tickset`, `tickset/handler` to the TypeScript sources (package.json `exports` condition).
-    esbuildArgs: { '--conditions': 'tickset-source,module' },
+    // In this repo, resolve `tickset`, `tickset/handler` to the TypeScript sources (package.json `exports`
+    // condition); in an installed package, to its build.
+    esbuildArgs: { '--conditions': FROM_SOURCE ? 'tickset-source,module' : 'module' },
     forceDockerBundling: false,
   },
 } as const;
@@ -92,22 +100,66 @@ export class TicksetFunction extends NodejsFunction {
           removalPolicy: RemovalPolicy.DESTROY,
         }),
     });
-    if (this.runtime.name === d.runtime.name) {
-      Validations.of(this).acknowledge({
-        id: 'AwsSolutions-L1',
-        reason:
-          'tickset pins Node.js 22 on purpose: bundles target node22 and the package is tested on it. ' +
-          'Move runtime and esbuild target together when adopting a newer runtime.',
-      });
-    }
-    for (const policy of MANAGED_POLICIES) {
-      Validations.of(this).acknowledge({
-        id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
-        reason:
-          `${policy} is the AWS-maintained minimum for a Lambda function (CloudWatch Logs` +
-          (policy.includes('VPC') ? ', and the ENIs a function in a VPC needs' : '') +
-          '); a copy as a customer policy would hold the same actions and drift from it.',
-      });
-    }
+    acknowledgeDefaults(this);
+  }
+}
+
+/** cdk-nag acknowledgements that hold for every function with tickset's defaults. */
+function acknowledgeDefaults(fn: lambda.Function): void {
+  if (fn.runtime.name === TICKSET_FUNCTION_DEFAULTS.runtime.name) {
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'tickset pins Node.js 22 on purpose: bundles target node22 and the package is tested on it. ' +
+        'Move runtime and esbuild target together when adopting a newer runtime.',
+    });
+  }
+  for (const policy of MANAGED_POLICIES) {
+    Validations.of(fn).acknowledge({
+      id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
+      reason:
+        `${policy} is the AWS-maintained minimum for a Lambda function (CloudWatch Logs` +
+        (policy.includes('VPC') ? ', and the ENIs a function in a VPC needs' : '') +
+        '); a copy as a customer policy would hold the same actions and drift from it.',
+    });
+  }
+}
+
+export interface PrebuiltTicksetFunctionProps
+  extends Omit<lambda.FunctionProps, 'code' | 'runtime' | 'handler' | 'logRetention'> {
+  /** Directory holding the prebuilt bundle `index.mjs` (and its source map). */
+  readonly bundleDir: string;
+  /** Exported handler function of `index.mjs`. */
+  readonly handler: string;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * A Lambda function with tickset's defaults whose code is a bundle built ahead of time (`npm run build`
+ * writes the tick's to `dist/functions/tick/`): an installed package synthesizes its tick without bundling,
+ * and the tick runs exactly the dependency versions this package was built and tested with.
+ */
+export class PrebuiltTicksetFunction extends lambda.Function {
+  constructor(scope: Construct, id: string, props: PrebuiltTicksetFunctionProps) {
+    const d = TICKSET_FUNCTION_DEFAULTS;
+    const { bundleDir, handler, logRetention, environment, ...rest } = props;
+    super(scope, id, {
+      runtime: d.runtime,
+      architecture: d.architecture,
+      memorySize: d.memorySize,
+      timeout: d.timeout,
+      ...rest,
+      code: lambda.Code.fromAsset(bundleDir),
+      handler: `index.${handler}`,
+      environment: { NODE_OPTIONS: '--enable-source-maps', ...environment },
+      logGroup:
+        props.logGroup ??
+        new logs.LogGroup(scope, `${id}LogGroup`, {
+          retention: logRetention ?? d.logRetention,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+    });
+    acknowledgeDefaults(this);
   }
 }

@@ -6,13 +6,15 @@
  * concurrency 2 admits exactly that overlap. `minute` precision: one pass per invocation, short timeout.
  * The rule fires at an arbitrary second of each minute; in `second` mode that does not matter.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { PACKAGE_ROOT, TicksetFunction } from './function.js';
+import { FROM_SOURCE, PACKAGE_ROOT, PrebuiltTicksetFunction, TicksetFunction } from './function.js';
 
 export type Precision = 'second' | 'minute';
 
@@ -29,12 +31,16 @@ export interface TickProps {
    * @default 2
    */
   readonly reservedConcurrency?: number;
-  /** Entry file of the tick Lambda. @default - functions/tick/index.ts of the tickset package */
+  /**
+   * Entry file of the tick Lambda, bundled at synth.
+   * @default - an installed package uses its prebuilt bundle (dist/functions/tick/index.mjs, no bundling at
+   * synth); this repo bundles functions/tick/index.ts
+   */
   readonly entry?: string;
 }
 
 export class Tick extends Construct {
-  readonly function: TicksetFunction;
+  readonly function: lambda.Function;
   readonly rule: events.Rule;
   readonly securityGroup: ec2.SecurityGroup;
 
@@ -49,9 +55,8 @@ export class Tick extends Construct {
       description: 'tickset tick: egress only to the cache and the AWS API endpoints',
       allowAllOutbound: false,
     });
-    this.function = new TicksetFunction(this, 'Function', {
+    const functionProps = {
       description: `tickset tick (${props.precision} precision): promote, claim, publish`,
-      entry: props.entry ?? join(PACKAGE_ROOT, 'functions', 'tick', 'index.ts'),
       handler: 'handler',
       memorySize: props.memorySize ?? 512,
       timeout: props.precision === 'second' ? Duration.seconds(90) : Duration.seconds(50),
@@ -63,7 +68,15 @@ export class Tick extends Construct {
       // A failed tick is not retried: the next minute's invocation does the same work.
       retryAttempts: 0,
       maxEventAge: Duration.seconds(60),
-    });
+    };
+    const prebuilt = join(PACKAGE_ROOT, 'dist', 'functions', 'tick');
+    this.function =
+      props.entry === undefined && !FROM_SOURCE && existsSync(join(prebuilt, 'index.mjs'))
+        ? new PrebuiltTicksetFunction(this, 'Function', { ...functionProps, bundleDir: prebuilt })
+        : new TicksetFunction(this, 'Function', {
+            ...functionProps,
+            entry: props.entry ?? join(PACKAGE_ROOT, 'functions', 'tick', 'index.ts'),
+          });
     this.rule = new events.Rule(this, 'Schedule', {
       description: 'tickset: start the tick every minute',
       schedule: events.Schedule.rate(Duration.minutes(1)),

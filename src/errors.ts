@@ -103,6 +103,21 @@ export class ConfigurationError extends TicksetError {
   override readonly name: string = 'TicksetConfigurationError';
 }
 
+/** Redis refused the credentials (`WRONGPASS`, `NOAUTH`, `NOPERM`): fix the user, password or ACL. */
+export class AuthenticationError extends ConfigurationError {
+  override readonly name: string = 'TicksetAuthenticationError';
+}
+
+/** Something other than Redis answers on that host and port (an HTTP server, say): fix the URL. */
+export class NotRedisError extends ConfigurationError {
+  override readonly name: string = 'TicksetNotRedisError';
+}
+
+/** The host name of the Redis URL does not resolve (`ENOTFOUND`): fix the URL. */
+export class HostNotFoundError extends ConfigurationError {
+  override readonly name: string = 'TicksetHostNotFoundError';
+}
+
 /** Redis could not be reached or answered with an error; retrying may help. */
 export class StoreUnavailableError extends TicksetError {
   override readonly name: string = 'TicksetStoreUnavailableError';

@@ -3,8 +3,10 @@
  * ever (right for a Lambda riding out a failover); a command line must say "cannot reach" within seconds.
  */
 import { ENV } from '../config/env.js';
+import type { TicksetError } from '../errors.js';
 import { redactUrl } from '../observability/logger.js';
 import { type ConnectOptions, connect, type RedisClient } from '../redis/connection.js';
+import { connectionFailure } from '../redis/errors.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -16,13 +18,36 @@ export interface RedisTarget {
 
 /** `--redis`, then TICKSET_REDIS_URL, then REDIS_URL, then redis://127.0.0.1:6379. */
 export function resolveRedisUrl(flag: string | undefined, env: NodeJS.ProcessEnv): RedisTarget {
-  if (flag) return { url: flag, source: '--redis' };
+  if (flag !== undefined) return { url: flag, source: '--redis' };
   if (env[ENV.redisUrl]) return { url: env[ENV.redisUrl]!, source: ENV.redisUrl };
   if (env[ENV.redisUrlFallback]) return { url: env[ENV.redisUrlFallback]!, source: ENV.redisUrlFallback };
   return { url: DEFAULT_REDIS_URL, source: 'default' };
 }
 
 export { redactUrl };
+
+/**
+ * Checks the URL before any connection, naming where it came from: `invalid --redis "garbage": expected ...`
+ * or `invalid REDIS_URL "garbage": ...`. Returns an error message, or undefined when the URL is usable.
+ */
+export function checkRedisUrl(target: RedisTarget): string | undefined {
+  const where = target.source === '--redis' ? '--redis' : target.source;
+  const expected =
+    'a redis:// or rediss:// URL such as redis://127.0.0.1:6379 or rediss://user:password@host:6379';
+  if (target.url.trim() === '') return `invalid ${where}: it is empty; expected ${expected}`;
+  let url: URL;
+  try {
+    url = new URL(target.url);
+  } catch {
+    return `invalid ${where} ${JSON.stringify(redactUrl(target.url))}: expected ${expected}`;
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    return `invalid ${where} ${JSON.stringify(redactUrl(target.url))}: scheme ${url.protocol} is not redis: or rediss:; expected ${expected}`;
+  }
+  if (!url.hostname)
+    return `invalid ${where} ${JSON.stringify(redactUrl(target.url))}: no host; expected ${expected}`;
+  return undefined;
+}
 
 export interface ProbeOptions extends Pick<ConnectOptions, 'tls' | 'username' | 'password'> {
   /** How long the TCP connect and the PING may take together. @default 1500 */
@@ -33,7 +58,13 @@ export interface ProbeOptions extends Pick<ConnectOptions, 'tls' | 'username' | 
 
 export type ProbeResult =
   | { readonly ok: true; readonly client: RedisClient }
-  | { readonly ok: false; readonly reason: string };
+  | {
+      readonly ok: false;
+      /** What the socket or the server said, e.g. `connect ECONNREFUSED 127.0.0.1:6379`. */
+      readonly reason: string;
+      /** The failure named (src/redis/errors.ts `connectionFailure`), its message naming the redacted URL. */
+      readonly error: TicksetError;
+    };
 
 /**
  * Connects once (no reconnects, no queued retries) and PINGs. On success the caller owns the client: it
@@ -78,8 +109,10 @@ export async function probeRedis(url: string, options: ProbeOptions = {}): Promi
     // process) alive after disconnect(): destroy it.
     (client as { stream?: { destroy(): void } }).stream?.destroy();
     const own = (error as Error).message;
-    const reason = own === 'Connection is closed.' && lastError ? lastError.message : own;
-    return { ok: false, reason: reason || 'connection failed' };
+    const cause = own === 'Connection is closed.' && lastError ? lastError : (error as Error);
+    const reason = cause.message || 'connection failed';
+    const tls = Boolean(options.tls) || url.startsWith('rediss:');
+    return { ok: false, reason, error: connectionFailure(cause, redactUrl(url), tls) };
   } finally {
     clearTimeout(timer);
   }

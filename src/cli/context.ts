@@ -6,9 +6,10 @@ import type { Command } from 'commander';
 import { DEFAULTS, ENV } from '../config/env.js';
 import { Engine } from '../core/engine.js';
 import { isValidNamespace } from '../core/keys.js';
+import { ConfigurationError } from '../errors.js';
 import { connect, type RedisClient } from '../redis/connection.js';
 import { isStoreError } from '../redis/errors.js';
-import { probeRedis, redactUrl, resolveRedisUrl } from './connection.js';
+import { checkRedisUrl, probeRedis, redactUrl, resolveRedisUrl } from './connection.js';
 import { CliError, EXIT, invalidOption } from './errors.js';
 import { parseInteger } from './parse.js';
 
@@ -47,8 +48,11 @@ export function readSettings(options: GlobalOptions, env: NodeJS.ProcessEnv): Co
     throw invalidOption('--namespace', namespace, 'letters, digits, "_", "." or "-", at most 64 characters');
   }
   const shardsText = options.shards ?? (env[ENV.shards] || '1');
+  const target = resolveRedisUrl(options.redis, env);
+  const invalid = checkRedisUrl(target);
+  if (invalid) throw new CliError(invalid, EXIT.usage);
   return {
-    url: resolveRedisUrl(options.redis, env).url,
+    url: target.url,
     namespace,
     shards: parseInteger('--shards', shardsText, 1, 1024),
     cluster: options.cluster ?? flag(env[ENV.redisCluster]),
@@ -91,7 +95,17 @@ export class CliContext {
       ...(username ? { username } : {}),
     });
     if (!probe.ok) {
-      throw new CliError(`cannot reach Redis at ${shown}: ${probe.reason}`, EXIT.unreachable);
+      if (probe.error instanceof ConfigurationError) {
+        throw new CliError(probe.error.message, EXIT.configuration, { cause: probe.error });
+      }
+      const hint = /^(nothing listens|no TLS handshake|Redis at .* closed the connection)/.test(
+        probe.error.message,
+      )
+        ? `: ${probe.error.message.replace(/^.*?\): /, '')}`
+        : '';
+      throw new CliError(`cannot reach Redis at ${shown}: ${probe.reason}${hint}`, EXIT.unreachable, {
+        cause: probe.error,
+      });
     }
     let redis: RedisClient = probe.client;
     if (settings.cluster) {

@@ -22,6 +22,7 @@ import {
   endpointOf,
   lastConnectionError,
   type RedisClient,
+  usesTls,
 } from '../redis/connection.js';
 import { toStoreError } from '../redis/errors.js';
 import { ScheduleCoalescer } from './schedule-coalescer.js';
@@ -187,7 +188,7 @@ export class Scheduler {
       return await call;
     } catch (error) {
       const redis = this.engine.redis;
-      throw toStoreError(error, endpointOf(redis), lastConnectionError(redis));
+      throw toStoreError(error, endpointOf(redis), lastConnectionError(redis), usesTls(redis));
     }
   }
 

@@ -41,6 +41,12 @@ export function lastConnectionError(client: RedisClient): Error | undefined {
   return lastErrors.get(client);
 }
 
+/** Whether a client connects with TLS (for error messages that hint at TLS on one side only). */
+export function usesTls(client: RedisClient): boolean {
+  const options = client instanceof Cluster ? client.options.redisOptions : client.options;
+  return Boolean(options?.tls);
+}
+
 /** `host:port` of a client (the first startup node of a cluster), for error messages: never credentials. */
 export function endpointOf(client: RedisClient): string {
   if (client instanceof Cluster) {
@@ -112,7 +118,8 @@ function watchErrors(client: RedisClient): RedisClient {
   // Without a listener ioredis prints every failed reconnect to stderr ("Unhandled error event"). The error
   // reaches callers anyway, as the rejection of their command; keep the reason for that error's message.
   client.on('error', (error: Error) => {
-    lastErrors.set(client, error);
+    // ioredis also emits its MaxRetriesPerRequestError here: that is the outcome, not the reason behind it.
+    if (!/max retries per request/i.test(error.message)) lastErrors.set(client, error);
   });
   return client;
 }

@@ -37,7 +37,8 @@ describe('tickset: usage, connection and launcher', () => {
     expect(child.code).toBe(2);
     expect(child.stdout).toBe('');
     expect(oneLineError(child)).toBe(
-      `tickset: cannot reach Redis at redis://***@127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`,
+      `tickset: cannot reach Redis at redis://***@127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}: ` +
+        'start Redis there or fix the port',
     );
     for (const args of [
       ['list', '--json'],
@@ -92,8 +93,18 @@ describe('tickset: usage, connection and launcher', () => {
   });
 
   it.each([
-    [['--redis', 'http://example.com', 'status'], /^tickset: Invalid Redis URL scheme http:/],
-    [['--redis', 'not a url', 'status'], /^tickset: Invalid Redis URL "not a url"/],
+    [
+      ['--redis', 'http://example.com', 'status'],
+      /^tickset: invalid --redis "http:\/\/example.com": scheme http:/,
+    ],
+    [
+      ['--redis', 'not a url', 'status'],
+      /^tickset: invalid --redis "not a url": expected a redis:\/\/ or rediss:\/\//,
+    ],
+    [
+      ['--redis', '', 'status'],
+      /^tickset: invalid --redis: it is empty; expected a redis:\/\/ or rediss:\/\//,
+    ],
     [['--namespace', 'bad namespace!', 'status'], /^tickset: invalid --namespace "bad namespace!"/],
     [['--shards', '0', 'status'], /^tickset: invalid --shards "0": expected an integer from 1 to 1024/],
     [['show', ''], /^tickset: invalid job id or key/],

@@ -24,6 +24,8 @@ export interface RunOptions {
   /** Run through bin/tickset.js (tsx on the sources, as `npx tickset` in a clone) instead of the bundle. */
   readonly viaBin?: boolean;
   readonly timeoutMs?: number;
+  /** Written to the child's standard input, which is then closed. */
+  readonly input?: string;
 }
 
 let bundle: Promise<string> | undefined;
@@ -70,7 +72,7 @@ export async function runCli(args: readonly string[], options: RunOptions = {}):
     : [await cliBundle(), ...args];
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       argv,
       { cwd: root, env: baseEnv(options.env), timeout: options.timeoutMs ?? 20_000 },
@@ -79,6 +81,7 @@ export async function runCli(args: readonly string[], options: RunOptions = {}):
         resolve({ code, stdout, stderr, ms: Date.now() - started });
       },
     );
+    child.stdin?.end(options.input ?? '');
   });
 }
 

@@ -23,6 +23,8 @@ beforeEach(() => {
     const write = original[stream];
     process[stream].write = ((chunk: unknown, ...rest: unknown[]) => {
       captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString());
+      // Captured only, unless TICKSET_TEST_LOGS=1 (vitest.config.ts): the log lines would mix with the results.
+      if (process.env.TICKSET_TEST_LOGS !== '1') return true;
       return (write as (...args: unknown[]) => boolean).call(process[stream], chunk, ...rest);
     }) as typeof process.stdout.write;
   }

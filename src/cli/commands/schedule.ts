@@ -2,6 +2,7 @@
  * `tickset schedule --handler H (--at T | --in 30s | --cron EXPR [--tz Z] | --every 5m) [--payload JSON]
  * [--key K] [--priority N] [--max-attempts N] [--expires-at T]`: the producer API from a shell.
  */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Scheduler } from '../../client/scheduler.js';
 import { ENV } from '../../config/env.js';
@@ -64,7 +65,7 @@ export function toScheduleOptions(flags: ScheduleFlags): ScheduleOptions {
     ...(flags.cron !== undefined ? { cron: flags.cron } : {}),
     ...(flags.tz !== undefined ? { timezone: flags.tz } : {}),
     ...(flags.every !== undefined ? { everyMs: parseDuration('--every', flags.every) } : {}),
-    ...(flags.payload !== undefined ? { payload: parseJson('--payload', flags.payload) } : {}),
+    ...(flags.payload !== undefined ? { payload: parseJson('--payload', payloadText(flags.payload)) } : {}),
     ...(flags.key !== undefined ? { key: flags.key } : {}),
     ...(flags.priority !== undefined ? { priority: parseInteger('--priority', flags.priority, 0, 100) } : {}),
     ...(flags.maxAttempts !== undefined
@@ -74,6 +75,39 @@ export function toScheduleOptions(flags: ScheduleFlags): ScheduleOptions {
   };
 }
 
+/**
+ * `--payload` is JSON text, `@file.json` (the file's content) or `-` (standard input): a payload near the
+ * 200 KB limit does not fit in an argument list.
+ */
+export function payloadText(value: string, readStdin: () => string = () => readFileSync(0, 'utf8')): string {
+  if (value === '-') return readStdin();
+  if (!value.startsWith('@')) return value;
+  const file = value.slice(1);
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read --payload file ${JSON.stringify(file)}: ${(error as Error).message}`);
+  }
+}
+
+const DURATION_FLAGS: ReadonlySet<keyof ScheduleFlags> = new Set(['in', 'every']);
+
+/** The producer's `expected` (zod's "Too small: expected number to be >=100") in the CLI's terms. */
+function inCliTerms(option: keyof ScheduleFlags, expected: string): string {
+  const bound = /^Too (small|big): expected \w+ to (?:be|have) ([<>]=?)\s*([\d.]+)/.exec(expected);
+  if (!bound) return expected;
+  const [, , op, limit] = bound;
+  const amount = DURATION_FLAGS.has(option) ? `${limit}ms` : limit;
+  const word = op!.startsWith('>')
+    ? op === '>'
+      ? 'more than'
+      : 'at least'
+    : op === '<'
+      ? 'less than'
+      : 'at most';
+  return DURATION_FLAGS.has(option) ? `a duration of ${word} ${amount}` : `${word} ${amount}`;
+}
+
 /** Rewords the producer's ValidationError (`Invalid options.cron: ...`) in terms of the flag. */
 function reword(error: ValidationError, flags: ScheduleFlags): CliError {
   const [, name] = /^options\.([A-Za-z]+)/.exec(error.field) ?? [];
@@ -81,9 +115,13 @@ function reword(error: ValidationError, flags: ScheduleFlags): CliError {
   if (!option) return new CliError(error.message.replace(/ Fix the input: retrying will not help\.$/, ''));
   const raw = flags[option];
   const got = raw === undefined ? error.value : JSON.stringify(raw);
-  return new CliError(`invalid ${flagName(option)} ${got}: expected ${error.expected}`, undefined, {
-    cause: error,
-  });
+  return new CliError(
+    `invalid ${flagName(option)} ${got}: expected ${inCliTerms(option, error.expected)}`,
+    undefined,
+    {
+      cause: error,
+    },
+  );
 }
 
 export function registerSchedule(program: Command, io: CliIo): void {
@@ -96,7 +134,10 @@ export function registerSchedule(program: Command, io: CliIo): void {
     .option('--cron <expr>', 'cron expression: 5 fields, or 6 with seconds first')
     .option('--tz <zone>', 'IANA time zone of --cron (default UTC)')
     .option('--every <duration>', 'run every this long, e.g. 5m (first run one interval from now)')
-    .option('--payload <json>', 'JSON payload (default null)')
+    .option(
+      '--payload <json>',
+      'JSON payload (default null); @file.json reads a file, - reads standard input',
+    )
     .option('--key <key>', 'dedupe / upsert key')
     .option('--priority <n>', '0-100; higher is claimed first among due jobs')
     .option('--max-attempts <n>', 'attempts before the job is dead-lettered (1-100, default 3)')
