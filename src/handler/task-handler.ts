@@ -16,7 +16,6 @@
  * the same transaction as your own record) to make them exactly-once.
  */
 import type { Context } from 'aws-lambda';
-import { Scheduler } from '../client/scheduler.js';
 import { ENV, METRICS } from '../config/env.js';
 import type { AckOutcome, BeginOutcome, Engine } from '../core/engine.js';
 import { runScript } from '../core/script.js';
@@ -25,6 +24,7 @@ import type { JsonValue, TaskEventDetail } from '../core/types.js';
 import { MalformedEventError } from '../errors.js';
 import { createLogger, type TicksetLogger } from '../observability/logger.js';
 import { type MetricsSink, PowertoolsMetricsSink } from '../observability/metrics.js';
+import { engineFromEnv } from '../runtime/from-env.js';
 import { localEventDetail, parseTaskEvent } from './event.js';
 import {
   completedRecordTail,
@@ -39,10 +39,10 @@ import type { Task, TaskHandlerOptions, TaskOutcome } from './types.js';
 
 export type { Task, TaskHandlerOptions, TaskOutcome } from './types.js';
 
-let engineFromEnv: Promise<Engine> | undefined;
+let envEngine: Promise<Engine> | undefined;
 function defaultEngine(): Promise<Engine> {
-  engineFromEnv ??= Scheduler.fromEnv().then((s) => s.engine);
-  return engineFromEnv;
+  envEngine ??= engineFromEnv();
+  return envEngine;
 }
 
 /** What one delivery is about: passed to the wrapper's helpers instead of closures made per task. */
