@@ -10,6 +10,10 @@
  * - a script that calls a library function it neither includes nor defines is an error (it would be a
  *   nil global at run time).
  *
+ * The generated text keeps each script's `--[[ … ]]` header (KEYS, ARGV, returns) and drops the line
+ * comments of the body and of the includes (a third of the text: every bundle carries it, and Redis never
+ * shows it); the `.lua` files are the source to read.
+ *
  * `--check` fails when the generated file is out of date (run in `npm run lint`).
  */
 import { createHash } from 'node:crypto';
@@ -47,7 +51,7 @@ function resolveIncludes(source: string, placed: Set<string>, from: string): str
     if (text === undefined) throw new Error(`${from}: no include ${name} in src/core/lua/includes/`);
     if (placed.has(name)) continue;
     placed.add(name);
-    out.push(resolveIncludes(text.trimEnd(), placed, name));
+    out.push(resolveIncludes(text.trimEnd(), placed, name), '');
   }
   return out.join('\n');
 }
@@ -99,6 +103,18 @@ function checkUses(file: string, lua: string, placed: ReadonlySet<string>): void
   }
 }
 
+/** The script without its `--` comment lines (the leading `--[[ … ]]` header stays) and repeated blank lines. */
+function withoutLineComments(lua: string): string {
+  const headerEnd = lua.startsWith('--[[') ? lua.indexOf(']]') + 2 : 0;
+  const out: string[] = [];
+  for (const line of lua.slice(headerEnd).split('\n')) {
+    if (line.trimStart().startsWith('--')) continue;
+    if (line.trim() === '' && (out.length === 0 || out.at(-1) === '')) continue;
+    out.push(line);
+  }
+  return lua.slice(0, headerEnd) + (headerEnd > 0 ? '\n' : '') + out.join('\n').trimEnd();
+}
+
 function camel(name: string): string {
   return name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
@@ -108,8 +124,9 @@ const files = readdirSync(luaDir)
   .sort();
 const entries = files.map((file) => {
   const placed = new Set<string>();
-  const lua = resolveIncludes(readFileSync(join(luaDir, file), 'utf8'), placed, file);
-  checkUses(file, lua, placed);
+  const resolved = resolveIncludes(readFileSync(join(luaDir, file), 'utf8'), placed, file);
+  checkUses(file, resolved, placed);
+  const lua = withoutLineComments(resolved);
   const sha1 = createHash('sha1').update(lua).digest('hex');
   return `  ${camel(file.replace(/\.lua$/, ''))}: { name: ${JSON.stringify(file)}, sha1: '${sha1}', lua: ${JSON.stringify(lua)} },`;
 });
