@@ -4,7 +4,7 @@
  */
 import { Engine } from '../core/engine.js';
 import { shardOf } from '../core/ids.js';
-import { cancelJob, getJob, getStats, type JobInfo, type Stats } from '../core/inspect.js';
+import { getJob, getStats, type JobInfo, type Stats } from '../core/inspect.js';
 import { validateParkAfterMs } from '../core/parking.js';
 import {
   isWellFormedText,
@@ -13,6 +13,7 @@ import {
   prepareJob,
   type ScheduleOptions,
 } from '../core/prepare.js';
+import { cancelJob } from '../core/store/admin.js';
 import { ValidationError } from '../errors.js';
 import {
   type ConnectOptions,

@@ -18,8 +18,7 @@
 import type { Context } from 'aws-lambda';
 import { ENV, METRICS } from '../config/env.js';
 import type { AckOutcome, BeginOutcome, Engine } from '../core/engine.js';
-import { runScript } from '../core/script.js';
-import { LUA } from '../core/scripts.generated.js';
+import { releaseRecord as releaseStoredRecord } from '../core/store/idempotency.js';
 import type { JsonValue, TaskEventDetail } from '../core/types.js';
 import { MalformedEventError } from '../errors.js';
 import { createLogger, type TicksetLogger } from '../observability/logger.js';
@@ -87,7 +86,7 @@ export function taskHandler<R = unknown, P = JsonValue>(
    * progress: a retry takes it over once its in-progress expiry passes.
    */
   async function releaseRecord(d: Delivery, recordKey: string): Promise<void> {
-    await runScript(d.engine.redis, LUA.idempotencyRelease, [recordKey], []).catch(ignore);
+    await releaseStoredRecord(d.engine.redis, recordKey).catch(ignore);
   }
 
   /** Releases the record (when this execution holds it), then records the failed attempt. */

@@ -5,6 +5,8 @@
  * - the runtimes (`src/tick`, `src/handler`, `src/local`) and the composition root (`src/runtime`) import
  *   nothing from `src/client` (the producer API builds on the root, never the other way round);
  * - nothing in `src/` imports `infra/`;
+ * - one store gateway: only `src/core/engine.ts` and `src/core/store/*` run scripts (import
+ *   `src/core/script.ts` or `src/core/scripts.generated.ts`), so every script call has one place to look;
  * - the tick's Lambda entry reaches no zod, through any chain of imports (zod is the producer's and the
  *   handler's event validation; the tick bundle stays without it).
  */
@@ -77,6 +79,21 @@ describe('import rules', () => {
         .map((i) => `${file} → ${i.spec}`),
     );
     expect(offending).toEqual([]);
+  });
+
+  it('only src/core/engine.ts and src/core/store/* run Lua scripts', () => {
+    const gateway = (file: string) => file === 'src/core/engine.ts' || file.startsWith('src/core/store/');
+    const offending = [...imports]
+      .filter(([file]) => !gateway(file))
+      .flatMap(([file, list]) =>
+        list
+          .filter(
+            (i) => !i.typeOnly && (i.to === 'src/core/script.ts' || i.to === 'src/core/scripts.generated.ts'),
+          )
+          .map((i) => `${file} → ${i.to}`),
+      );
+    expect(offending).toEqual([]);
+    expect(imports.get('src/core/store/leader.ts')!.map((i) => i.to)).toContain('src/core/script.ts');
   });
 
   it('the tick entry reaches no zod (type-only imports are erased and not followed)', () => {

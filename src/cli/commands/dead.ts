@@ -3,7 +3,8 @@
  * is fixed. A replayed job is due now with its attempts reset and a new idempotency key.
  */
 import type { Command } from 'commander';
-import { getJob, purgeDead, replayDead } from '../../core/inspect.js';
+import { getJob } from '../../core/inspect.js';
+import { purgeDead, replayDead } from '../../core/store/admin.js';
 import { type CliIo, withContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { formatDuration } from '../format.js';
