@@ -5,9 +5,9 @@
 import type { Command } from 'commander';
 import { getJob } from '../../core/inspect.js';
 import { purgeDead, replayDead } from '../../core/store/admin.js';
+import { formatDuration } from '../../format.js';
 import { type CliIo, withContext } from '../context.js';
 import { CliError } from '../errors.js';
-import { formatDuration } from '../format.js';
 import { parseDuration } from '../parse.js';
 import { checkRef, notFound } from './show.js';
 
