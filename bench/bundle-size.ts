@@ -5,7 +5,9 @@
  * prints each bundle's size with a per-package map from esbuild's metafile (bytes of each input in the
  * minified output). `--cold-start` also measures the tick module's cold start: a fresh `node` process
  * imports the built bundle and runs one `minute`-mode invocation against a private redis-server (the
- * first connection, the leader lease, one empty pass), several runs, median.
+ * first connection, the leader lease, one empty pass), several runs, median. `--base <dir>` (a checkout
+ * of another commit, with `node_modules`) also bundles that tree and alternates its cold-start runs with
+ * this tree's, so both see the same machine load.
  *
  * Not part of `npm run bench` (it runs in seconds and needs no quiet machine for the sizes).
  */
@@ -55,11 +57,11 @@ export function groupOf(input: string): string {
   return 'other';
 }
 
-export async function bundle(name: BundleName, outdir: string): Promise<BundleSize> {
+export async function bundle(name: BundleName, outdir: string, root = ROOT): Promise<BundleSize> {
   const outfile = join(outdir, `${name}.mjs`);
   const result = await build({
-    entryPoints: [join(ROOT, ENTRIES[name])],
-    absWorkingDir: ROOT,
+    entryPoints: [join(root, ENTRIES[name])],
+    absWorkingDir: root,
     outfile,
     bundle: true,
     platform: 'node',
@@ -86,13 +88,16 @@ export async function bundle(name: BundleName, outdir: string): Promise<BundleSi
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
 
-/** Milliseconds from process start to the end of the first tick invocation, per fresh process. */
-async function coldStart(tickBundle: string, runs: number): Promise<number[]> {
+/**
+ * Milliseconds from process start to the end of the first tick invocation, per fresh process, for each
+ * bundle; the bundles' runs alternate.
+ */
+async function coldStart(bundles: readonly string[], runs: number): Promise<number[][]> {
   const redis = await startRedisServer();
   const child = join(tmpdir(), `tickset-cold-${process.pid}.mjs`);
   writeFileSync(
     child,
-    `const { handler } = await import(${JSON.stringify(tickBundle)});
+    `const { handler } = await import(process.argv[2]);
 const imported = performance.now();
 const context = { logStreamName: 'cold', awsRequestId: 'r', getRemainingTimeInMillis: () => 60000 };
 await handler({}, context);
@@ -100,30 +105,33 @@ process.stderr.write(JSON.stringify({ imported, done: performance.now() }) + '\\
 process.exit(0);
 `,
   );
-  const samples: number[] = [];
+  const samples: number[][] = bundles.map(() => []);
   try {
     for (let i = 0; i < runs; i++) {
-      const run = spawnSync(process.execPath, [child], {
-        env: {
-          PATH: process.env.PATH,
-          TICKSET_REDIS_URL: redis.url,
-          TICKSET_NAMESPACE: `cold${i}`,
-          TICKSET_EVENT_BUS_NAME: 'bench',
-          TICKSET_PRECISION: 'minute',
-          AWS_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'bench',
-          AWS_SECRET_ACCESS_KEY: 'bench',
-          POWERTOOLS_METRICS_DISABLED: 'true',
-        },
-        encoding: 'utf8',
-      });
-      const line = run.stderr.trim().split('\n').at(-1) ?? '';
-      if (run.status !== 0 || !line.startsWith('{')) throw new Error(`cold-start run failed: ${run.stderr}`);
-      const { imported, done } = JSON.parse(line) as { imported: number; done: number };
-      samples.push(done);
-      process.stderr.write(
-        `  run ${i + 1}: import ${imported.toFixed(1)} ms, first invocation done ${done.toFixed(1)} ms\n`,
-      );
+      for (let b = 0; b < bundles.length; b++) {
+        const run = spawnSync(process.execPath, [child, bundles[b]!], {
+          env: {
+            PATH: process.env.PATH,
+            TICKSET_REDIS_URL: redis.url,
+            TICKSET_NAMESPACE: `cold${b}x${i}`,
+            TICKSET_EVENT_BUS_NAME: 'bench',
+            TICKSET_PRECISION: 'minute',
+            AWS_REGION: 'us-east-1',
+            AWS_ACCESS_KEY_ID: 'bench',
+            AWS_SECRET_ACCESS_KEY: 'bench',
+            POWERTOOLS_METRICS_DISABLED: 'true',
+          },
+          encoding: 'utf8',
+        });
+        const line = run.stderr.trim().split('\n').at(-1) ?? '';
+        if (run.status !== 0 || !line.startsWith('{'))
+          throw new Error(`cold-start run failed: ${run.stderr}`);
+        const { imported, done } = JSON.parse(line) as { imported: number; done: number };
+        samples[b]!.push(done);
+        process.stderr.write(
+          `  ${bundles[b]} run ${i + 1}: import ${imported.toFixed(1)} ms, first invocation done ${done.toFixed(1)} ms\n`,
+        );
+      }
     }
   } finally {
     rmSync(child, { force: true });
@@ -152,12 +160,23 @@ async function main(): Promise<void> {
     }
     if (process.argv.includes('--cold-start')) {
       const tick = sizes.find((s) => s.name === 'tick')!;
-      const samples = await coldStart(tick.outfile, 7);
-      const m = median(samples);
-      console.log(
-        `tick cold start (import + first minute-mode invocation, fresh process, 7 runs): median ${m.toFixed(1)} ms, min ${Math.min(...samples).toFixed(1)}, max ${Math.max(...samples).toFixed(1)}`,
-      );
-      report.coldStartMs = { median: m, samples };
+      const bundles = [tick.outfile];
+      const baseAt = process.argv.indexOf('--base');
+      if (baseAt > 0) {
+        const baseDir = mkdtempSync(join(tmpdir(), 'tickset-bundle-base-'));
+        const base = await bundle('tick', baseDir, process.argv[baseAt + 1]);
+        console.log(`base tick: ${kb(base.bytes)} (${base.bytes} bytes)`);
+        bundles.push(base.outfile);
+      }
+      const runs = 9;
+      const samples = await coldStart(bundles, runs);
+      const labels = ['tick', 'base tick'];
+      samples.forEach((xs, b) => {
+        console.log(
+          `${labels[b]} cold start (import + first minute-mode invocation, fresh process, ${runs} runs): median ${median(xs).toFixed(1)} ms, min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}`,
+        );
+      });
+      report.coldStartMs = samples.map((xs) => ({ median: median(xs), samples: xs }));
     }
     if (process.argv.includes('--json')) console.log(JSON.stringify(report));
   } finally {
