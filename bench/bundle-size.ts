@@ -92,7 +92,7 @@ const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
  * Milliseconds from process start to the end of the first tick invocation, per fresh process, for each
  * bundle; the bundles' runs alternate.
  */
-async function coldStart(bundles: readonly string[], runs: number): Promise<number[][]> {
+export async function coldStart(bundles: readonly string[], runs: number): Promise<number[][]> {
   const redis = await startRedisServer();
   const child = join(tmpdir(), `tickset-cold-${process.pid}.mjs`);
   writeFileSync(
@@ -138,6 +138,24 @@ process.exit(0);
     await redis.stop();
   }
   return samples;
+}
+
+/**
+ * The bench's figure (`npm run bench`, figure `coldstart`): the tick and handler bundles' sizes, and the
+ * tick's cold start in `runs` fresh processes (ms).
+ */
+export async function tickColdStart(
+  runs: number,
+): Promise<{ readonly bytes: Record<BundleName, number>; readonly samples: number[] }> {
+  const outdir = mkdtempSync(join(tmpdir(), 'tickset-bundle-'));
+  try {
+    const tick = await bundle('tick', outdir);
+    const handler = await bundle('handler', outdir);
+    const [samples] = await coldStart([tick.outfile], runs);
+    return { bytes: { tick: tick.bytes, handler: handler.bytes }, samples: samples! };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 const median = (xs: readonly number[]) => {
