@@ -3,6 +3,8 @@
  * 100-byte JSON payload, runs of the two systems interleaved. Prints one table, writes
  * `bench/results.json` and the charts in `bench/charts/`. `BENCH_QUICK=1`: the ~30-second version (its
  * results go to a temp file; the checked-in results and charts come from full runs only).
+ * `coldstart` is the tick bundle's cold start (`bench/bundle-size.ts`): fresh `node` processes, each
+ * importing the bundle and running its first invocation against a private redis-server of its own.
  * `BENCH_ONLY=schedule,memory,...` runs a subset (for profiling); `BENCH_HZ100=1` adds lateness at hz 100.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { bullmqLateness } from './bullmq/lateness.js';
 import { bullmqBytesPerJob } from './bullmq/memory.js';
 import { bullmqScheduleBatched, bullmqScheduleSingle } from './bullmq/schedule.js';
+import { tickColdStart } from './bundle-size.js';
 import { backlogChart, compact, latenessChart } from './charts.js';
 import { type BenchConfig, benchConfig } from './config.js';
 import type { Throughput } from './cpu.js';
@@ -37,6 +40,7 @@ const FIGURES = [
   'lateness',
   'backlog',
   'ceiling',
+  'coldstart',
 ] as const;
 type Figure = (typeof FIGURES)[number];
 
@@ -417,6 +421,18 @@ async function main(): Promise<void> {
     }
     const ceiling = ceilingPair?.tickset;
 
+    let coldStart: Summary | undefined;
+    let bundleBytes: { readonly tick: number; readonly handler: number } | undefined;
+    if (want('coldstart')) {
+      const runs = Math.max(3, cfg.runs * 3);
+      log(`tick cold start: ${runs} fresh processes (import the tick bundle, first minute-mode invocation)`);
+      const measured = await tickColdStart(runs);
+      coldStart = summarize(measured.samples);
+      bundleBytes = measured.bytes;
+      figures.tickColdStartMs = coldStart;
+      figures.bundleBytes = bundleBytes;
+    }
+
     let claimPair: Pair | undefined;
     if (want('claim')) {
       log(`claim + publish, one tick: ${cfg.claimN} due jobs`);
@@ -699,6 +715,18 @@ async function main(): Promise<void> {
         bullmq: '—',
         ratio: '—',
         target: '(reference ceiling)',
+        met: '',
+      });
+    }
+
+    if (coldStart && bundleBytes) {
+      rows.push({
+        figure: `tick cold start (bundle ${int(bundleBytes.tick)} B; import + first pass, fresh process)`,
+        unit: 'ms',
+        tickset: cell(coldStart, (v) => v.toFixed(0)),
+        bullmq: '—',
+        ratio: '—',
+        target: '',
         met: '',
       });
     }

@@ -1,5 +1,5 @@
 /**
- * The invariants of a chaos run (DESIGN §5), checked from the append-only execution log, the invocation
+ * The invariants of a chaos run, checked from the append-only execution log, the invocation
  * log and what Redis holds after the drain. Every check is about what happened, never about how fast.
  */
 import { Cron } from 'croner';
@@ -283,7 +283,7 @@ function checkDeadEntry(
 }
 
 /**
- * Catch-up policy (DESIGN §1.6): an occurrence claimed at time t arms the first point of the series after t.
+ * Catch-up policy (ARCHITECTURE.md, "Recurring series"): an occurrence claimed at time t arms the first point of the series after t.
  * On time that is the next point; after an outage the missed occurrence fires once and the series goes on
  * from now. The claim time of occurrence o lies between o and the earliest trace of it (a delivery's
  * `leaseUntil − lease`, an execution start, its dead-lettering), so the next fired occurrence must lie between

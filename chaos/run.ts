@@ -2,7 +2,7 @@
  * One chaos run (issue 7): a private Redis with `appendfsync always`, a loopback EventBridge that fails on
  * purpose and delivers what it accepts to the real `taskHandler`, three tick processes killed with SIGKILL
  * and restarted, Redis stopped and restarted on the same port and directory, handlers that fail, hang and
- * get duplicates. Then a drain, and the invariants of DESIGN §5 checked from the logs and from Redis.
+ * get duplicates. Then a drain, and the invariants of `invariants.ts` checked from the logs and from Redis.
  *
  * `npm run chaos` runs `fullParams()`; `test/chaos/chaos.test.ts` runs `smallParams()` through the same code.
  */

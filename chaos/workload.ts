@@ -58,7 +58,10 @@ export interface Workload {
   upsertsLate: number;
 }
 
-/** The idempotency key tickset derives for an occurrence (DESIGN §1.5): id + occurrence time + revision. */
+/**
+ * The idempotency key tickset derives for an occurrence (ARCHITECTURE.md, "The job body"): id +
+ * occurrence time + revision.
+ */
 export function expectedKey(id: string, occurrence: number, revision: number): string {
   return `${id}:${occurrence}:${revision}`;
 }

@@ -7,11 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Command, CommanderError } from 'commander';
-import { redactUrl } from '../src/cli/connection.js';
-import { parseInteger } from '../src/cli/parse.js';
 import { Scheduler } from '../src/client/scheduler.js';
 import { listJobs } from '../src/core/inspect.js';
 import { startLocal } from '../src/local/start-local.js';
+import { redactUrl } from '../src/observability/logger.js';
 import { DemoError, type DemoRedis, deleteNamespace, obtainRedis } from './redis.js';
 import { HANDLERS, RATE_LIMITS, scheduleScenario } from './scenario.js';
 import { StatusReporter } from './status.js';
@@ -38,8 +37,18 @@ function parseArgs(argv: readonly string[]): DemoOptions {
   return program.opts<DemoOptions>();
 }
 
+/** `--duration`: whole seconds, 1 to 86400 (the same message as the CLI's integer flags). */
+function durationSeconds(text: string): number {
+  const trimmed = text.trim();
+  const value = Number(trimmed);
+  if (!/^-?\d+$/.test(trimmed) || !Number.isSafeInteger(value) || value < 1 || value > 86_400) {
+    throw new DemoError(`invalid --duration ${JSON.stringify(text)}: expected an integer from 1 to 86400`);
+  }
+  return value;
+}
+
 async function run(options: DemoOptions): Promise<void> {
-  const seconds = parseInteger('--duration', options.duration, 1, 86_400);
+  const seconds = durationSeconds(options.duration);
   const redis: DemoRedis = await obtainRedis(options.redis, process.env);
   const namespace = `demo-${randomBytes(4).toString('hex')}`;
   const tracker = new Tracker();

@@ -4,8 +4,8 @@
  * every 2 s.
  */
 
-import { formatDuration } from '../src/cli/format.js';
 import type { Stats } from '../src/core/inspect.js';
+import { formatDuration } from '../src/format.js';
 import { RATE_LIMITED } from './scenario.js';
 import { percentile, type Tracker } from './tracker.js';
 

@@ -1,6 +1,7 @@
 /** The report printed when the demo ends: counts per handler, lateness, throughput and the dead set. */
-import { formatTime, table, truncate } from '../src/cli/format.js';
+
 import type { JobInfo } from '../src/core/inspect.js';
+import { formatTime, table, truncate } from '../src/format.js';
 import { RATE_LIMITED } from './scenario.js';
 import { ms } from './status.js';
 import { percentile, sortedCopy, type Tracker } from './tracker.js';

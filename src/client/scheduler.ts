@@ -2,10 +2,9 @@
  * The producer API: schedule, upsert by key, cancel, inspect. Other Lambdas use it through
  * `Scheduler.fromEnv()`; local code passes a URL or an ioredis client.
  */
-import { DEFAULTS, ENV } from '../config/env.js';
 import { Engine } from '../core/engine.js';
 import { shardOf } from '../core/ids.js';
-import { cancelJob, getJob, getStats, type JobInfo, type Stats } from '../core/inspect.js';
+import { getJob, getStats, type JobInfo, type Stats } from '../core/inspect.js';
 import { validateParkAfterMs } from '../core/parking.js';
 import {
   isWellFormedText,
@@ -14,17 +13,18 @@ import {
   prepareJob,
   type ScheduleOptions,
 } from '../core/prepare.js';
+import { cancelJob } from '../core/store/admin.js';
 import { ValidationError } from '../errors.js';
 import {
   type ConnectOptions,
   connect,
-  connectFromEnv,
   endpointOf,
   lastConnectionError,
   type RedisClient,
   usesTls,
 } from '../redis/connection.js';
 import { toStoreError } from '../redis/errors.js';
+import { connectStoreFromEnv } from '../runtime/from-env.js';
 import { ScheduleCoalescer } from './schedule-coalescer.js';
 
 export interface SchedulerOptions {
@@ -108,21 +108,9 @@ export class Scheduler {
     env: NodeJS.ProcessEnv = process.env,
     overrides: Partial<Omit<SchedulerOptions, 'redis'>> = {},
   ): Promise<Scheduler> {
-    // Checked before connecting, so a bad value leaves no connection behind.
-    const parkAfterMs = env[ENV.parkAfterMs] ? validateParkAfterMs(Number(env[ENV.parkAfterMs])) : undefined;
-    const redis = await connectFromEnv(env);
-    const handlers = env[ENV.handlers]
-      ?.split(',')
-      .map((h) => h.trim())
-      .filter(Boolean);
-    const scheduler = new Scheduler({
-      redis,
-      namespace: env[ENV.namespace] || DEFAULTS.namespace,
-      shards: env[ENV.shards] ? Number(env[ENV.shards]) : 1,
-      ...(handlers && handlers.length > 0 ? { handlers } : {}),
-      ...(parkAfterMs !== undefined ? { parkAfterMs } : {}),
-      ...overrides,
-    });
+    // The config is checked before connecting, so a bad value leaves no connection behind.
+    const { redis, config } = await connectStoreFromEnv(env);
+    const scheduler = new Scheduler({ redis, ...config, ...overrides });
     scheduler.#ownsClient = true;
     return scheduler;
   }

@@ -157,7 +157,7 @@ export function parseState(raw: string | null | undefined): ClaimState {
 
 /**
  * The attempt of a job in flight, from its `state` value: none is its first claim, which writes no state
- * (claim.lua), so attempt 1. Node's twin of `inflight_attempt` in includes/body.lua.
+ * (claim.lua), so attempt 1. Node's twin of `inflight_attempt` in includes/inflight-attempt.lua.
  */
 export function inflightAttempt(raw: string | null | undefined): number {
   return raw === null || raw === undefined ? 1 : parseState(raw).attempt;

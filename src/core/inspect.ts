@@ -1,6 +1,7 @@
 /**
- * Read side and operator actions: find a job by id or key, its state, counts per handler, listing, the
- * dead set (replay, purge), pause switches and the tick heartbeat. Used by `Scheduler` and the CLI.
+ * The read side (queries only, no writes): find a job by id or key, its state, counts per handler, listing,
+ * the pause switches and the tick heartbeat. Used by `Scheduler`, the tick (paused handlers) and the CLI.
+ * The operator's writes (cancel, dead-set replay and purge, pause) are in `store/admin.ts`.
  */
 import {
   DEFAULT_MAX_ATTEMPTS,
@@ -12,8 +13,6 @@ import {
 import type { Engine } from './engine.js';
 import { seriesIdOf, shardOf } from './ids.js';
 import type { ShardKeys } from './keys.js';
-import { runScript } from './script.js';
-import { LUA } from './scripts.generated.js';
 import type { JsonValue } from './types.js';
 
 const PARKED_SLOT_PAGE = 64;
@@ -81,7 +80,8 @@ export interface Stats {
   readonly byHandler: Readonly<Record<string, HandlerStats>>;
 }
 
-async function locate(
+/** Where the job with this id (or key) is: its shard, id and body, or undefined. */
+export async function locate(
   engine: Engine,
   idOrKey: string,
 ): Promise<{ shard: number; id: string; body: string } | undefined> {
@@ -147,43 +147,8 @@ export async function getJob(engine: Engine, idOrKey: string, now: number): Prom
   };
 }
 
-export async function cancelJob(engine: Engine, idOrKey: string): Promise<boolean> {
-  for (let tries = 0; tries < 3; tries++) {
-    const found = await locate(engine, idOrKey);
-    if (!found) return false;
-    const k = engine.keys(found.shard);
-    const { header, handlerRef } = await engine.decodeJob(found.shard, found.id, found.body);
-    const code = await runScript<number>(
-      engine.redis,
-      LUA.cancel,
-      [
-        k.jobs,
-        k.keys,
-        k.state,
-        k.prio,
-        k.dead,
-        k.arm,
-        k.delayed(header.h),
-        k.ready(header.h),
-        k.inflight(header.h),
-        k.parkedCount,
-      ],
-      [found.id, handlerRef, header.h],
-    );
-    if (code !== -1) return code === 1;
-  }
-  return false;
-}
-
 export async function pausedHandlers(engine: Engine): Promise<Set<string>> {
   return new Set(await engine.redis.smembers(engine.global.paused));
-}
-
-export async function setPaused(engine: Engine, handler: string, paused: boolean): Promise<boolean> {
-  const changed = paused
-    ? await engine.redis.sadd(engine.global.paused, handler)
-    : await engine.redis.srem(engine.global.paused, handler);
-  return changed === 1;
 }
 
 export async function allHandlers(engine: Engine): Promise<string[]> {
@@ -455,51 +420,6 @@ async function stillParked(
       out.push([entries[i]![0], header.r]);
   });
   return out;
-}
-
-/** Replays one dead job, or all of them; returns how many were replayed. */
-export async function replayDead(
-  engine: Engine,
-  idOrAll: string | { all: true },
-  now: number,
-): Promise<number> {
-  let replayed = 0;
-  for (let shard = 0; shard < engine.shards; shard++) {
-    const k = engine.keys(shard);
-    const ids = typeof idOrAll === 'string' ? [idOrAll] : await engine.redis.zrange(k.dead, 0, -1);
-    for (const id of ids) {
-      const body = await engine.redis.hget(k.jobs, id);
-      if (body === null) continue;
-      const { header, handlerRef } = await engine.decodeJob(shard, id, body);
-      const code = await runScript<number>(
-        engine.redis,
-        LUA.replayDead,
-        [k.jobs, k.state, k.dead, k.delayed(header.h), k.seq],
-        [id, now, handlerRef],
-      );
-      if (code === 1) replayed++;
-    }
-  }
-  return replayed;
-}
-
-/** Deletes dead jobs that failed at or before `cutoffMs`; returns how many. */
-export async function purgeDead(engine: Engine, cutoffMs: number): Promise<number> {
-  let purged = 0;
-  for (let shard = 0; shard < engine.shards; shard++) {
-    const k = engine.keys(shard);
-    for (;;) {
-      const n = await runScript<number>(
-        engine.redis,
-        LUA.purgeDead,
-        [k.dead, k.jobs, k.state, k.keys, k.prio],
-        [cutoffMs, 500],
-      );
-      purged += n;
-      if (n < 500) break;
-    }
-  }
-  return purged;
 }
 
 export interface Heartbeat {

@@ -90,49 +90,116 @@ export function isWellFormedText(text: string): boolean {
   return !LONE_SURROGATE.test(text);
 }
 
+/**
+ * The rule of one schedule option, written once: the zod schema (`scheduleOptionsSchema`) and the fast
+ * check (`parseCommonOptions`) are both made from `OPTION_RULES`.
+ */
+type OptionRule =
+  | { readonly kind: 'any' }
+  | { readonly kind: 'string' }
+  /** A `Date` or epoch ms (its range is checked later, with the field's name). */
+  | { readonly kind: 'time' }
+  | { readonly kind: 'number'; readonly int: boolean; readonly min: number; readonly max: number }
+  /** A user key: 1 to 1024 characters of well-formed text. */
+  | { readonly kind: 'key' };
+
+const int = (min: number, max: number): OptionRule => ({ kind: 'number', int: true, min, max });
+
+const OPTION_RULES = {
+  handler: { kind: 'string' },
+  payload: { kind: 'any' },
+  at: { kind: 'time' },
+  delayMs: { kind: 'number', int: false, min: 0, max: MAX_TIME_MS },
+  cron: { kind: 'string' },
+  timezone: { kind: 'string' },
+  everyMs: int(MIN_EVERY_MS, MAX_TIME_MS),
+  key: { kind: 'key' },
+  priority: int(0, MAX_PRIORITY),
+  maxAttempts: int(1, 100),
+  expiresAt: { kind: 'time' },
+} as const satisfies Record<string, OptionRule>;
+
+/** `backoff`'s fields besides `type`. */
+const BACKOFF_RULES = {
+  delayMs: int(0, MAX_TIME_MS),
+  maxDelayMs: int(0, MAX_TIME_MS),
+} as const satisfies Record<string, OptionRule>;
+
 const time = z.union([z.date(), z.number()], { error: 'a valid Date or epoch milliseconds' });
+
+function zodOf(rule: OptionRule): z.ZodType {
+  switch (rule.kind) {
+    case 'any':
+      return z.unknown();
+    case 'string':
+      return z.string();
+    case 'time':
+      return time;
+    case 'key':
+      return z
+        .string()
+        .min(1)
+        .max(1024)
+        .refine(isWellFormedText, 'well-formed Unicode text (no lone surrogate)');
+    case 'number':
+      return (rule.int ? z.number().int() : z.number()).min(rule.min).max(rule.max);
+  }
+}
+
+/** `value` (not undefined) passes `rule`: exactly what `zodOf(rule)` accepts, by hand. */
+function passes(rule: OptionRule, value: unknown): boolean {
+  switch (rule.kind) {
+    case 'any':
+      return true;
+    case 'string':
+      return typeof value === 'string';
+    case 'time':
+      return typeof value === 'number'
+        ? Number.isFinite(value)
+        : value instanceof Date && !Number.isNaN(value.getTime());
+    case 'key':
+      return (
+        typeof value === 'string' && value.length >= 1 && value.length <= 1024 && isWellFormedText(value)
+      );
+    case 'number':
+      return rule.int
+        ? Number.isInteger(value) && (value as number) >= rule.min && (value as number) <= rule.max
+        : typeof value === 'number' && value >= rule.min && value <= rule.max;
+  }
+}
+
+const optional = (rule: OptionRule) => zodOf(rule).optional();
+const R = OPTION_RULES;
 /** The schedule options' shape; it decides every input `parseCommonOptions` does not accept. Exported for tests. */
 export const scheduleOptionsSchema = z
   .object({
-    handler: z.string(),
-    payload: z.unknown().optional(),
-    at: time.optional(),
-    delayMs: z.number().min(0).max(MAX_TIME_MS).optional(),
-    cron: z.string().optional(),
-    timezone: z.string().optional(),
-    everyMs: z.number().int().min(MIN_EVERY_MS).max(MAX_TIME_MS).optional(),
-    key: z
-      .string()
-      .min(1)
-      .max(1024)
-      .refine(isWellFormedText, 'well-formed Unicode text (no lone surrogate)')
-      .optional(),
-    priority: z.number().int().min(0).max(MAX_PRIORITY).optional(),
-    maxAttempts: z.number().int().min(1).max(100).optional(),
+    handler: zodOf(R.handler),
+    payload: optional(R.payload),
+    at: optional(R.at),
+    delayMs: optional(R.delayMs),
+    cron: optional(R.cron),
+    timezone: optional(R.timezone),
+    everyMs: optional(R.everyMs),
+    key: optional(R.key),
+    priority: optional(R.priority),
+    maxAttempts: optional(R.maxAttempts),
     backoff: z
       .object({
         type: z.enum(['fixed', 'exponential']),
-        delayMs: z.number().int().min(0).max(MAX_TIME_MS).optional(),
-        maxDelayMs: z.number().int().min(0).max(MAX_TIME_MS).optional(),
+        delayMs: optional(BACKOFF_RULES.delayMs),
+        maxDelayMs: optional(BACKOFF_RULES.maxDelayMs),
       })
       .strict()
       .optional(),
-    expiresAt: time.optional(),
+    expiresAt: optional(R.expiresAt),
   })
   .strict();
 
-const schema = scheduleOptionsSchema;
-type ParsedOptions = z.infer<typeof schema>;
+/** The options as validated: the types of `ScheduleOptions`, which the rules check (a type, not an interface). */
+type ParsedOptions = { readonly [K in keyof ScheduleOptions]: ScheduleOptions[K] };
 
-const OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(schema.shape));
-const BACKOFF_NAMES: ReadonlySet<string> = new Set(['type', 'delayMs', 'maxDelayMs']);
-
-const isTime = (v: unknown): boolean =>
-  typeof v === 'number' ? Number.isFinite(v) : v instanceof Date && !Number.isNaN(v.getTime());
-const isNumberIn = (v: unknown, min: number, max: number): boolean =>
-  typeof v === 'number' && v >= min && v <= max;
-const isIntegerIn = (v: unknown, min: number, max: number): boolean =>
-  Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+const OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(scheduleOptionsSchema.shape));
+const BACKOFF_NAMES: ReadonlySet<string> = new Set(['type', ...Object.keys(BACKOFF_RULES)]);
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null) return false;
@@ -141,10 +208,10 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * `input` itself when `schema` certainly accepts it, else undefined (then zod decides and names the error);
- * never throws. The same checks as `schema`, by hand, for plain objects only (for-in also sees a polluted
- * prototype's enumerable keys: stricter, never looser). A property test checks that whatever this accepts,
- * zod accepts with the same values.
+ * `input` itself when `scheduleOptionsSchema` certainly accepts it, else undefined (then zod decides and
+ * names the error); never throws. The same rules, checked by hand for plain objects only (for-in also
+ * sees a polluted prototype's enumerable keys: stricter, never looser). A property test checks that
+ * whatever this accepts, zod accepts with the same values.
  *
  * Why: zod's parse was ~1.2 µs of the ~1.75 µs per job of validation in the batched-schedule profile
  * (BENCHMARKS.md); these checks cost ~0.08 µs (micro-benchmark, 2026-12-02). With the payload fast path,
@@ -153,20 +220,20 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function parseCommonOptions(input: object): ParsedOptions | undefined {
   if (!isPlainObject(input)) return undefined;
   for (const name in input) if (!OPTION_NAMES.has(name)) return undefined;
+  // Named reads, not a loop over the rules: a read by a computed name costs more than the checks.
   const { handler, at, delayMs, cron, timezone, everyMs, key, priority, maxAttempts, backoff, expiresAt } =
     input;
   if (
-    typeof handler !== 'string' ||
-    (at !== undefined && !isTime(at)) ||
-    (delayMs !== undefined && !isNumberIn(delayMs, 0, MAX_TIME_MS)) ||
-    (cron !== undefined && typeof cron !== 'string') ||
-    (timezone !== undefined && typeof timezone !== 'string') ||
-    (everyMs !== undefined && !isIntegerIn(everyMs, MIN_EVERY_MS, MAX_TIME_MS)) ||
-    (key !== undefined &&
-      (typeof key !== 'string' || key.length < 1 || key.length > 1024 || !isWellFormedText(key))) ||
-    (priority !== undefined && !isIntegerIn(priority, 0, MAX_PRIORITY)) ||
-    (maxAttempts !== undefined && !isIntegerIn(maxAttempts, 1, 100)) ||
-    (expiresAt !== undefined && !isTime(expiresAt))
+    !passes(R.handler, handler) ||
+    (at !== undefined && !passes(R.at, at)) ||
+    (delayMs !== undefined && !passes(R.delayMs, delayMs)) ||
+    (cron !== undefined && !passes(R.cron, cron)) ||
+    (timezone !== undefined && !passes(R.timezone, timezone)) ||
+    (everyMs !== undefined && !passes(R.everyMs, everyMs)) ||
+    (key !== undefined && !passes(R.key, key)) ||
+    (priority !== undefined && !passes(R.priority, priority)) ||
+    (maxAttempts !== undefined && !passes(R.maxAttempts, maxAttempts)) ||
+    (expiresAt !== undefined && !passes(R.expiresAt, expiresAt))
   ) {
     return undefined;
   }
@@ -175,18 +242,18 @@ export function parseCommonOptions(input: object): ParsedOptions | undefined {
     for (const name in backoff) if (!BACKOFF_NAMES.has(name)) return undefined;
     if (
       (backoff.type !== 'fixed' && backoff.type !== 'exponential') ||
-      (backoff.delayMs !== undefined && !isIntegerIn(backoff.delayMs, 0, MAX_TIME_MS)) ||
-      (backoff.maxDelayMs !== undefined && !isIntegerIn(backoff.maxDelayMs, 0, MAX_TIME_MS))
+      (backoff.delayMs !== undefined && !passes(BACKOFF_RULES.delayMs, backoff.delayMs)) ||
+      (backoff.maxDelayMs !== undefined && !passes(BACKOFF_RULES.maxDelayMs, backoff.maxDelayMs))
     ) {
       return undefined;
     }
   }
-  return input as ParsedOptions;
+  return input as unknown as ParsedOptions;
 }
 
-/** `schema`'s verdict: the parsed options, or a ValidationError naming the first issue. */
+/** `scheduleOptionsSchema`'s verdict: the parsed options, or a ValidationError naming the first issue. */
 function parseOptions(input: object, field: string): ParsedOptions {
-  const parsed = schema.safeParse(input);
+  const parsed = scheduleOptionsSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue.path;
@@ -198,7 +265,7 @@ function parseOptions(input: object, field: string): ParsedOptions {
       expected.replace(/^Invalid input: /, ''),
     );
   }
-  return parsed.data;
+  return parsed.data as ParsedOptions;
 }
 
 const TIMINGS = ['at', 'delayMs', 'cron', 'everyMs'] as const;
@@ -231,6 +298,80 @@ function toMs(field: string, value: Date | number): number {
     throw new ValidationError(field, value, 'a valid Date or epoch milliseconds between 0 and 8.64e15');
   }
   return Math.floor(ms);
+}
+
+type MutableHeader = { -readonly [K in keyof JobHeader]?: JobHeader[K] };
+
+/**
+ * The first run time of a job, from its one timing option (`at`, `delayMs`, `everyMs` or `cron`); a
+ * series' fields go into `header` (`e`; `c`, `z` and the precomputed next occurrence `n`).
+ */
+function runAtOf(
+  options: ParsedOptions,
+  now: number,
+  f: (name: string) => string,
+  header: MutableHeader,
+): number {
+  if (options.at !== undefined) {
+    return Math.max(toMs(f('at'), options.at), now);
+  } else if (options.delayMs !== undefined) {
+    return now + Math.floor(options.delayMs);
+  } else if (options.everyMs !== undefined) {
+    header.e = options.everyMs;
+    return now + options.everyMs;
+  }
+  const expression = options.cron!.trim();
+  const fields = expression.split(/\s+/).length;
+  if (!expression.startsWith('@') && fields !== 5 && fields !== 6) {
+    throw new ValidationError(
+      f('cron'),
+      options.cron,
+      'a cron expression of 5 fields, or 6 with seconds first',
+    );
+  }
+  const timezone = options.timezone ?? 'UTC';
+  if (!isKnownTimeZone(timezone)) {
+    throw new ValidationError(f('timezone'), timezone, 'an IANA time zone such as Europe/Berlin');
+  }
+  try {
+    compileCron({ expression, timezone });
+  } catch (error) {
+    throw new ValidationError(
+      f('cron'),
+      options.cron,
+      `a valid cron expression (${(error as Error).message})`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const first = nextCronOccurrence({ expression, timezone }, now);
+  if (first === undefined)
+    throw new ValidationError(f('cron'), options.cron, 'a cron expression with a future occurrence');
+  header.c = expression;
+  if (timezone !== 'UTC') header.z = timezone;
+  const second = nextCronOccurrence({ expression, timezone }, first);
+  if (second !== undefined) header.n = second;
+  return first;
+}
+
+/** The stored form of a backoff option (`b`: kind, delay, cap); throws when the cap is below the delay. */
+function storedBackoffOf(options: BackoffOptions, f: (name: string) => string): StoredBackoff {
+  const delayMs = options.delayMs ?? DEFAULT_BACKOFF[1];
+  const backoff: StoredBackoff = [
+    options.type === 'fixed' ? 'f' : 'e',
+    delayMs,
+    // An unset cap never rejects a delayMs above the default cap.
+    options.maxDelayMs ?? Math.max(DEFAULT_BACKOFF[2], delayMs),
+  ];
+  if (backoff[2] < backoff[1]) {
+    throw new ValidationError(
+      f('backoff.maxDelayMs'),
+      backoff[2],
+      `at least backoff.delayMs (${backoff[1]})`,
+    );
+  }
+  return backoff;
 }
 
 /** Validates one job; `field` prefixes error paths (e.g. `jobs[3]`). Throws ValidationError. */
@@ -270,50 +411,8 @@ export function prepareJob(input: unknown, context: PrepareContext, field = 'opt
   }
 
   const now = context.now;
-  const header: { -readonly [K in keyof JobHeader]?: JobHeader[K] } = { h: options.handler };
-  let runAt: number;
-  if (options.at !== undefined) {
-    runAt = Math.max(toMs(f('at'), options.at), now);
-  } else if (options.delayMs !== undefined) {
-    runAt = now + Math.floor(options.delayMs);
-  } else if (options.everyMs !== undefined) {
-    runAt = now + options.everyMs;
-    header.e = options.everyMs;
-  } else {
-    const expression = options.cron!.trim();
-    const fields = expression.split(/\s+/).length;
-    if (!expression.startsWith('@') && fields !== 5 && fields !== 6) {
-      throw new ValidationError(
-        f('cron'),
-        options.cron,
-        'a cron expression of 5 fields, or 6 with seconds first',
-      );
-    }
-    const timezone = options.timezone ?? 'UTC';
-    if (!isKnownTimeZone(timezone)) {
-      throw new ValidationError(f('timezone'), timezone, 'an IANA time zone such as Europe/Berlin');
-    }
-    try {
-      compileCron({ expression, timezone });
-    } catch (error) {
-      throw new ValidationError(
-        f('cron'),
-        options.cron,
-        `a valid cron expression (${(error as Error).message})`,
-        {
-          cause: error,
-        },
-      );
-    }
-    const first = nextCronOccurrence({ expression, timezone }, now);
-    if (first === undefined)
-      throw new ValidationError(f('cron'), options.cron, 'a cron expression with a future occurrence');
-    runAt = first;
-    header.c = expression;
-    if (timezone !== 'UTC') header.z = timezone;
-    const second = nextCronOccurrence({ expression, timezone }, first);
-    if (second !== undefined) header.n = second;
-  }
+  const header: MutableHeader = { h: options.handler };
+  const runAt = runAtOf(options, now, f, header);
   if (runAt > MAX_TIME_MS) {
     const timings = timingsOf(options);
     throw new ValidationError(
@@ -339,20 +438,7 @@ export function prepareJob(input: unknown, context: PrepareContext, field = 'opt
     header.m = options.maxAttempts;
   if (options.priority) header.p = options.priority;
   if (options.backoff) {
-    const delayMs = options.backoff.delayMs ?? DEFAULT_BACKOFF[1];
-    const backoff: StoredBackoff = [
-      options.backoff.type === 'fixed' ? 'f' : 'e',
-      delayMs,
-      // An unset cap never rejects a delayMs above the default cap.
-      options.backoff.maxDelayMs ?? Math.max(DEFAULT_BACKOFF[2], delayMs),
-    ];
-    if (backoff[2] < backoff[1]) {
-      throw new ValidationError(
-        f('backoff.maxDelayMs'),
-        backoff[2],
-        `at least backoff.delayMs (${backoff[1]})`,
-      );
-    }
+    const backoff = storedBackoffOf(options.backoff, f);
     if (backoff.join() !== DEFAULT_BACKOFF.join()) header.b = backoff;
   }
   if (options.key !== undefined) header.k = options.key;

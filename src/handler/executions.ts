@@ -140,7 +140,7 @@ export function executionsOf(engine: Engine): Executions {
   return executions;
 }
 
-/** What an existing record says, with Powertools' rules (the same as `record_state` in idempotency.lua). */
+/** What an existing record says, with Powertools' rules (the same as `record_state` in includes/record-state.lua). */
 export function recordState(raw: string, now: number): 'completed' | 'running' | 'orphan' {
   let record: Record<string, unknown>;
   try {

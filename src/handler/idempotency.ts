@@ -4,8 +4,8 @@
  * writes the same records itself, batched, see `executions.ts`); it stays exported for handlers that use
  * Powertools' `makeIdempotent` directly on the same Redis, and for reading tickset's records with Powertools.
  *
- * Two writes are made conditional, so that a COMPLETED record is never lost (DESIGN §5: once it exists the
- * user function never runs again for that key). Powertools takes an orphaned in-progress record over with
+ * Two writes are made conditional, so that a COMPLETED record is never lost (once it exists the user
+ * function never runs again for that key: the invariant the chaos run checks, `chaos/invariants.ts`). Powertools takes an orphaned in-progress record over with
  * GET, then a plain SET; and it deletes the record of an execution that failed. Either could land after
  * another execution completed the record (its write delayed, e.g. by a Redis restart). Here the take-over
  * refuses a COMPLETED record (`IdempotencyItemAlreadyExistsError`, which Powertools answers with the stored
@@ -13,8 +13,7 @@
  */
 import { IdempotencyItemAlreadyExistsError } from '@aws-lambda-powertools/idempotency';
 import type { CacheClient } from '@aws-lambda-powertools/idempotency/types';
-import { runScript } from '../core/script.js';
-import { LUA } from '../core/scripts.generated.js';
+import { releaseRecord, takeOverRecord } from '../core/store/idempotency.js';
 import type { RedisClient } from '../redis/connection.js';
 
 function isInProgress(text: string): boolean {
@@ -34,8 +33,7 @@ export function ioredisCacheClient(redis: RedisClient): CacheClient {
       const name = typeof key === 'string' ? key : Buffer.from(key).toString();
       const ttl = EX === undefined ? undefined : Math.max(1, Math.ceil(EX));
       if (!NX && isInProgress(text)) {
-        const written = await runScript<number>(redis, LUA.idempotencyTakeOver, [name], [text, ttl ?? '']);
-        if (written !== 1) {
+        if (!(await takeOverRecord(redis, name, text, ttl))) {
           throw new IdempotencyItemAlreadyExistsError(
             `Idempotency record ${name} was completed by another execution: not taken over`,
           );
@@ -50,7 +48,7 @@ export function ioredisCacheClient(redis: RedisClient): CacheClient {
     async del(keys) {
       let deleted = 0;
       for (const key of keys) {
-        if ((await runScript<number>(redis, LUA.idempotencyRelease, [key], [])) === 1) deleted++;
+        if (await releaseRecord(redis, key)) deleted++;
       }
       return deleted;
     },

@@ -25,7 +25,7 @@ export type TaskOutcome<R> =
   | { readonly status: 'stale' };
 
 export interface TaskHandlerOptions {
-  /** The engine to ack / fail through. @default - built once per container from the environment (Scheduler.fromEnv) */
+  /** The engine to ack / fail through. @default - built once per container from the environment (`engineFromEnv`, src/runtime/from-env.ts) */
   readonly engine?: Engine | (() => Promise<Engine>);
   /** The handler name this function serves; events naming another are dead-lettered. @default - any */
   readonly handler?: string;

@@ -1,5 +1,6 @@
 /**
- * Publishes claimed tasks to an EventBridge bus with PutEvents (DESIGN §1 step 3).
+ * Publishes claimed tasks to an EventBridge bus with PutEvents (the tick's `Publisher.publish` step,
+ * ARCHITECTURE.md "Flow").
  *
  * - Batches of at most 10 entries and at most 256 KB (entry sizes as EventBridge counts them, see
  *   `entry-size.ts`). An entry that alone is over the limit is never sent: it fails with `EntryTooLarge`.

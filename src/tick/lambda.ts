@@ -4,11 +4,11 @@
  * Connections are made once per container and reused across invocations.
  */
 import type { Context } from 'aws-lambda';
-import { Scheduler } from '../client/scheduler.js';
 import type { Engine } from '../core/engine.js';
 import { createLogger } from '../observability/logger.js';
 import { PowertoolsMetricsSink } from '../observability/metrics.js';
 import { EventBridgePublisher } from '../publish/eventbridge.js';
+import { engineFromEnv } from '../runtime/from-env.js';
 import { loopDeadline, type TickConfig, tickConfigFromEnv } from './config.js';
 import { type PassStats, TickLoop } from './loop.js';
 
@@ -23,13 +23,13 @@ const logger = createLogger('tickset-tick');
 
 async function init(): Promise<TickDeps> {
   const config = tickConfigFromEnv();
-  const scheduler = await Scheduler.fromEnv();
+  const engine = await engineFromEnv();
   const publisher = new EventBridgePublisher({
     eventBusName: config.eventBusName,
     source: config.source,
     detailType: config.detailType,
   });
-  return { engine: scheduler.engine, config, publisher };
+  return { engine, config, publisher };
 }
 
 export interface TickResult {

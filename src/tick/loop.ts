@@ -19,8 +19,7 @@ import {
   type TaskRef,
 } from '../core/engine.js';
 import { pausedHandlers } from '../core/inspect.js';
-import { runScript } from '../core/script.js';
-import { LUA } from '../core/scripts.generated.js';
+import { releaseLeaderLease, takeLeaderLease } from '../core/store/leader.js';
 import type { Publisher, TaskEventDetail } from '../core/types.js';
 import { silentLogger, type TicksetLogger } from '../observability/logger.js';
 import { type MetricsSink, NoopMetrics } from '../observability/metrics.js';
@@ -318,14 +317,9 @@ export class TickLoop {
 
   /** Takes or renews the leader lease; true while this loop is the leader. */
   async acquireLeadership(): Promise<boolean> {
-    const held = await runScript<number>(
-      this.#o.engine.redis,
-      LUA.leaderLease,
-      [this.#o.engine.global.leader],
-      [this.ownerId, this.#o.leaderLeaseMs ?? 10_000],
-    );
-    if (held === 1) this.#lastRenew = this.#now();
-    return held === 1;
+    const held = await takeLeaderLease(this.#o.engine, this.ownerId, this.#o.leaderLeaseMs ?? 10_000);
+    if (held) this.#lastRenew = this.#now();
+    return held;
   }
 
   async #renewIfDue(): Promise<void> {
@@ -413,12 +407,7 @@ export class TickLoop {
         }
       }
     } finally {
-      await runScript(
-        this.#o.engine.redis,
-        LUA.leaderRelease,
-        [this.#o.engine.global.leader],
-        [this.ownerId],
-      ).catch(() => undefined);
+      await releaseLeaderLease(this.#o.engine, this.ownerId).catch(() => undefined);
       await this.#waker.stop();
       this.#waker = undefined;
       this.#metrics.flush();

@@ -1,6 +1,6 @@
 /**
- * Regression tests for a race the chaos run found (DESIGN §5: "once a completed idempotency record exists,
- * the user function never runs again for that key").
+ * Regression tests for a race the chaos run found (the invariant `chaos/invariants.ts` checks:
+ * once a completed idempotency record exists, the user function never runs again for that key).
  *
  * Powertools' cache persistence layer takes over an in-progress record whose in-progress expiry passed
  * (an "orphan") in three steps: GET, lock, then a plain SET. When the first execution's completion lands

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CliError } from '../../src/cli/errors.js';
-import { formatDuration, formatRelative, table } from '../../src/cli/format.js';
 import { parseDuration, parseInteger, parseJson, parseTime } from '../../src/cli/parse.js';
 import { describeFailure } from '../../src/cli/program.js';
 import { ValidationError } from '../../src/errors.js';
+import { formatDuration, formatRelative, table } from '../../src/format.js';
 
 describe('parseDuration', () => {
   it.each([

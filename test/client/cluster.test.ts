@@ -2,9 +2,9 @@
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Scheduler } from '../../src/client/scheduler.js';
-import { purgeDead, replayDead } from '../../src/core/inspect.js';
 import { shardKeys } from '../../src/core/keys.js';
 import type { ScheduleOptions } from '../../src/core/prepare.js';
+import { purgeDead, replayDead } from '../../src/core/store/admin.js';
 import type { TaskEventDetail } from '../../src/core/types.js';
 import { TickLoop } from '../../src/tick/loop.js';
 import { randomNamespace } from '../support/context.js';

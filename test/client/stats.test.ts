@@ -2,7 +2,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Scheduler } from '../../src/client/scheduler.js';
-import { setPaused } from '../../src/core/inspect.js';
+import { setPaused } from '../../src/core/store/admin.js';
 import { newClient, randomNamespace } from '../support/context.js';
 import { promoteClaim, spec } from '../support/drive.js';
 

@@ -2,7 +2,8 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Scheduler } from '../../src/client/scheduler.js';
-import { getJob, listJobs, purgeDead, replayDead } from '../../src/core/inspect.js';
+import { getJob, listJobs } from '../../src/core/inspect.js';
+import { purgeDead, replayDead } from '../../src/core/store/admin.js';
 import type { TaskEventDetail } from '../../src/core/types.js';
 import { newClient, randomNamespace } from '../support/context.js';
 import { promoteClaim, spec } from '../support/drive.js';

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseState } from '../../src/core/codec.js';
-import { replayDead } from '../../src/core/inspect.js';
+import { replayDead } from '../../src/core/store/admin.js';
 import { spec } from '../support/drive.js';
 import { schedulerFixture } from '../support/scheduler-fixture.js';
 

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Scheduler } from '../../src/client/scheduler.js';
 import { idTimeOf } from '../../src/core/ids.js';
-import { replayDead } from '../../src/core/inspect.js';
+import { replayDead } from '../../src/core/store/admin.js';
 import { KeyHandlerConflictError } from '../../src/errors.js';
 import { newClient, randomNamespace } from '../support/context.js';
 import { promoteClaim, spec } from '../support/drive.js';

@@ -1,5 +1,5 @@
 /**
- * Bad input, as properties (DESIGN §5: every bad input gets a specific error, and Redis is unchanged).
+ * Bad input, as properties (every bad input gets a specific error, and Redis is unchanged).
  *
  * Each generated input to `schedule` / `scheduleMany` is either
  * - accepted: it round-trips exactly (`get(id).payload` deep-equals the input, `runAt` as expected), and the

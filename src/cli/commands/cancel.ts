@@ -1,6 +1,6 @@
 /** `tickset cancel <id|key>`: removes a job wherever it is (scheduled, due, in flight or dead). */
 import type { Command } from 'commander';
-import { cancelJob } from '../../core/inspect.js';
+import { cancelJob } from '../../core/store/admin.js';
 import { type CliIo, withContext } from '../context.js';
 import { checkRef, notFound } from './show.js';
 

@@ -3,10 +3,11 @@
  * is fixed. A replayed job is due now with its attempts reset and a new idempotency key.
  */
 import type { Command } from 'commander';
-import { getJob, purgeDead, replayDead } from '../../core/inspect.js';
+import { getJob } from '../../core/inspect.js';
+import { purgeDead, replayDead } from '../../core/store/admin.js';
+import { formatDuration } from '../../format.js';
 import { type CliIo, withContext } from '../context.js';
 import { CliError } from '../errors.js';
-import { formatDuration } from '../format.js';
 import { parseDuration } from '../parse.js';
 import { checkRef, notFound } from './show.js';
 

@@ -2,9 +2,9 @@
 import type { Command } from 'commander';
 import { type JobInfo, type ListState, listJobs } from '../../core/inspect.js';
 import { isValidHandlerName } from '../../core/keys.js';
+import { formatRelative, formatTime, table, truncate } from '../../format.js';
 import { type CliIo, withContext } from '../context.js';
 import { invalidOption } from '../errors.js';
-import { formatRelative, formatTime, table, truncate } from '../format.js';
 import { parseChoice, parseInteger } from '../parse.js';
 
 export const LIST_STATES: readonly ListState[] = ['due', 'inflight', 'dead', 'scheduled'];

@@ -3,7 +3,7 @@
  * (the tick does not claim them); nothing fails and nothing is lost. Resume and they run, oldest first.
  */
 import type { Command } from 'commander';
-import { setPaused } from '../../core/inspect.js';
+import { setPaused } from '../../core/store/admin.js';
 import { type CliIo, withContext } from '../context.js';
 import { checkHandler } from './list.js';
 

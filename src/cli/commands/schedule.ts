@@ -8,9 +8,9 @@ import type { Scheduler } from '../../client/scheduler.js';
 import { ENV } from '../../config/env.js';
 import type { ScheduleOptions } from '../../core/prepare.js';
 import { ValidationError } from '../../errors.js';
+import { formatRelative, formatTime } from '../../format.js';
 import { type CliIo, withContext } from '../context.js';
 import { CliError } from '../errors.js';
-import { formatRelative, formatTime } from '../format.js';
 import { parseDuration, parseInteger, parseJson, parseTime } from '../parse.js';
 import { checkHandler } from './list.js';
 

@@ -1,9 +1,9 @@
 /** `tickset show <id|key>`: one job, everything tickset knows about it. */
 import type { Command } from 'commander';
 import { getJob, type JobInfo } from '../../core/inspect.js';
+import { formatDuration, formatRelative, formatTime, keyValues, truncate } from '../../format.js';
 import { type CliIo, withContext } from '../context.js';
 import { CliError } from '../errors.js';
-import { formatDuration, formatRelative, formatTime, keyValues, truncate } from '../format.js';
 
 /** Job ids and keys are at most 1024 characters (the producer's limit). */
 export function checkRef(idOrKey: string): string {

@@ -7,8 +7,8 @@ import {
   pausedHandlers,
   readHeartbeat,
 } from '../../core/inspect.js';
+import { formatDuration, formatTime, keyValues, table } from '../../format.js';
 import { type CliIo, withContext } from '../context.js';
-import { formatDuration, formatTime, keyValues, table } from '../format.js';
 
 /** A heartbeat older than this means no tick is running (the rule fires every minute, plus margin). */
 export const TICK_ALIVE_MS = 90_000;

@@ -13,7 +13,6 @@
 
   Returns:  1 acknowledged, -1 no such claimed job, -2 stale token
 ]]
--- @include body.lua
 -- @include ack-claim.lua
 
 return ack_claims(ARGV, 1, 2, 1, true, true)[1]

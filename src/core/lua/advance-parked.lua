@@ -24,7 +24,8 @@
 
   Returns: { jobs moved, 1 when the slot is now empty (and left the index) else 0 }
 ]]
--- @include body.lua
+-- @include decode-body.lua
+-- @include is-one-off.lua
 
 local start = tonumber(ARGV[2])
 local finish = tonumber(ARGV[3])

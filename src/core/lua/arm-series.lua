@@ -18,7 +18,8 @@
   Returns: 1 written, 0 series complete (removed from arm), -1 series gone, -2 revision changed,
            -3 armed occurrence changed
 ]]
--- @include body.lua
+-- @include decode-body.lua
+-- @include encode-body.lua
 
 local id = ARGV[1]
 local body = redis.call("HGET", KEYS[1], id)

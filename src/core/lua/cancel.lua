@@ -21,7 +21,9 @@
 
   Returns: 1 cancelled, 0 no such job, -1 the handler changed (read again)
 ]]
--- @include body.lua
+-- @include decode-body.lua
+-- @include is-one-off.lua
+-- @include handler-ref.lua
 
 local id = ARGV[1]
 local body = redis.call("HGET", KEYS[1], id)

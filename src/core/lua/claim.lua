@@ -36,7 +36,11 @@
   "<lease deadline ms>.<token prefix>.<claimed id>" (the deadline is now + the handler's lease, as "%d"
   formats it), so it is not repeated in the reply.
 ]]
--- @include body.lua
+-- @include decode-body.lua
+-- @include claim-header.lua
+-- @include encode-body.lua
+-- @include occurrence-header.lua
+-- @include parse-state.lua
 -- @include promote.lua
 
 local now = tonumber(ARGV[1])
@@ -133,7 +137,7 @@ end
 -- A first claim writes no state (one multi-field HSET less per batch: about a fifth of the end-to-end
 -- Redis time, BENCHMARKS.md). A one-off job with no state entry has never been claimed: its claim is
 -- attempt 1 and the only claim that id has had, fenced by its token's lease deadline matching its
--- in-flight score (holds_claim in body.lua). Every step that takes a claimed job out of in-flight and
+-- in-flight score (holds_claim in includes/holds-claim.lua). Every step that takes a claimed job out of in-flight and
 -- keeps it (requeue, release, fail, upsert, replay) leaves a state entry, so any later claim writes its
 -- token. An occurrence of a series always writes its state: its id ("<series>@<ms>") can come back after
 -- an upsert of the series.

@@ -25,7 +25,6 @@
 
   Returns: one code per task: 1 acknowledged, -1 no such claimed job, -2 stale token
 ]]
--- @include body.lua
 -- @include ack-claim.lua
 
 -- The TTL stays the string it came as: a Lua number would be formatted again for every SET.

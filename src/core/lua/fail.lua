@@ -19,7 +19,10 @@
   Returns: { outcome, attempt } where outcome is 1 retry scheduled, 2 dead, -1 no such claimed job,
            -2 stale token
 ]]
--- @include body.lua
+-- @include decode-body.lua
+-- @include inflight-attempt.lua
+-- @include holds-claim.lua
+-- @include max-attempts.lua
 
 local id = ARGV[1]
 local now = tonumber(ARGV[3])

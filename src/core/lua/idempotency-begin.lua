@@ -17,7 +17,7 @@
   Returns: one entry per task: 1 started (record written), 2 running elsewhere (nothing written),
            or the COMPLETED record (JSON string, nothing written)
 ]]
--- @include idempotency.lua
+-- @include record-state.lua
 
 local now = tonumber(ARGV[1])
 -- The TTL stays the string it came as: a Lua number would be formatted again for every SET.

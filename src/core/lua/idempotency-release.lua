@@ -7,7 +7,7 @@
 
   Returns: 1 deleted, 0 no such record, -1 the record is COMPLETED (kept)
 ]]
--- @include idempotency.lua
+-- @include is-completed.lua
 
 local current = redis.call("GET", KEYS[1])
 if not current then return 0 end

@@ -11,7 +11,7 @@
 
   Returns: 1 written, 0 the record is COMPLETED (nothing written)
 ]]
--- @include idempotency.lua
+-- @include is-completed.lua
 
 if is_completed(redis.call("GET", KEYS[1])) then return 0 end
 if ARGV[2] == "" then

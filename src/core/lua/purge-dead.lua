@@ -13,7 +13,7 @@
 
   Returns: the number purged
 ]]
--- @include body.lua
+-- @include decode-body.lua
 
 local ids = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, tonumber(ARGV[2]))
 for _, id in ipairs(ids) do

@@ -14,7 +14,8 @@
 
   Returns: 1 released, -2 stale token or not claimed
 ]]
--- @include body.lua
+-- @include inflight-attempt.lua
+-- @include holds-claim.lua
 
 local id = ARGV[1]
 local lease = redis.call("ZSCORE", KEYS[3], id)

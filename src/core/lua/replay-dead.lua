@@ -14,7 +14,9 @@
 
   Returns: 1 replayed, 0 not in the dead set, -1 the handler changed
 ]]
--- @include body.lua
+-- @include decode-body.lua
+-- @include encode-body.lua
+-- @include handler-ref.lua
 
 local id = ARGV[1]
 if not redis.call("ZSCORE", KEYS[3], id) then return 0 end

@@ -16,7 +16,9 @@
 
   Returns: { requeued, dead }
 ]]
--- @include body.lua
+-- @include decode-body.lua
+-- @include inflight-attempt.lua
+-- @include max-attempts.lua
 
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])

@@ -46,7 +46,10 @@
            "TICKSET_ID_COLLISION <id> <id> ...": new ids that are already jobs here (Node retries with others)
            "TICKSET_BAD_ARGS <what>": arguments not in this layout
 ]]
--- @include body.lua
+-- @include id-time.lua
+-- @include decode-body.lua
+-- @include is-one-off.lua
+-- @include schedule-body.lua
 
 local groups = tonumber(ARGV[2]) or -1
 local plain_ids = ARGV[3 + 3 * groups] or ""

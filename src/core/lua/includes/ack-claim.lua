@@ -1,6 +1,9 @@
+-- @include decode-body.lua
+-- @include holds-claim.lua
+
 -- Acks claims, fenced by their tokens: removes each job from in-flight and deletes its body, claim state,
 -- user-key mapping (when the key still maps to it) and priority. A job on its first claim has no state;
--- its token is checked against its id and lease deadline instead (holds_claim in body.lua). Shared by
+-- its token is checked against its id and lease deadline instead (holds_claim in holds-claim.lua). Shared by
 -- ack.lua and complete.lua, whose KEYS[1..5] are: jobs, state, keys, prio, inflight (of the jobs' handler). `check_keys` / `check_prio`
 -- false skip the key and priority lookups (the caller knows the shard has none).
 -- Scores and states are read with one ZMSCORE and one HMGET per chunk and the removals written with one

@@ -1,6 +1,7 @@
 /**
- * Plain-text output: aligned tables, durations (`1.2s`, `3m 05s`, `2d 4h`), relative times. Machine
- * output is `--json`; these are for people, so they favour short and scannable over exact.
+ * Plain-text output for people, shared by the CLI and the demo: aligned tables, durations (`1.2s`,
+ * `3m 05s`, `2d 4h`), relative times. They favour short and scannable over exact (the CLI's machine
+ * output is `--json`).
  */
 
 /** `850ms`, `4.2s`, `3m 05s`, `5m`, `2h 05m`, `3d 04h`, `7d`: two units at most, a zero second unit dropped. */
