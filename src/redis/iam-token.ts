@@ -43,13 +43,17 @@ export type IamAuthTokenSigner = () => Promise<string>;
 
 /** RFC 3986 encoding as botocore's `percent_encode` does it (only `A-Za-z0-9-_.~` left as they are). */
 function encode(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 /** Validates the options and returns a function that signs a fresh token on every call. */
 export function iamAuthTokenSigner(options: IamAuthTokenOptions): IamAuthTokenSigner {
   const service = options.service ?? 'elasticache';
-  if (!options.cacheName) throw new ValidationError('cacheName', options.cacheName, 'the cache or cluster name');
+  if (!options.cacheName)
+    throw new ValidationError('cacheName', options.cacheName, 'the cache or cluster name');
   if (!options.userId) throw new ValidationError('userId', options.userId, 'the RBAC user id');
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(options.region ?? '')) {
     throw new ValidationError('region', options.region, 'an AWS region such as us-east-1 (AWS_REGION)');
@@ -58,7 +62,11 @@ export function iamAuthTokenSigner(options: IamAuthTokenOptions): IamAuthTokenSi
     throw new ValidationError('service', service, '"elasticache" or "memorydb"');
   }
   if (options.serverless && service !== 'elasticache') {
-    throw new ValidationError('serverless', true, 'false for MemoryDB (serverless caches are ElastiCache only)');
+    throw new ValidationError(
+      'serverless',
+      true,
+      'false for MemoryDB (serverless caches are ElastiCache only)',
+    );
   }
   const clock = options.clock ?? Date.now;
   const signer = new SignatureV4({
@@ -95,7 +103,9 @@ export function iamAuthTokenSigner(options: IamAuthTokenOptions): IamAuthTokenSi
     const query = signed.query as Record<string, string>;
     const parts = [
       ...operation.map(([name, value]) => `${encode(name)}=${encode(value)}`),
-      ...authOrder.filter((name) => query[name] !== undefined).map((name) => `${name}=${encode(query[name]!)}`),
+      ...authOrder
+        .filter((name) => query[name] !== undefined)
+        .map((name) => `${name}=${encode(query[name]!)}`),
       `X-Amz-Signature=${query['X-Amz-Signature']}`,
     ];
     return `${options.cacheName}/?${parts.join('&')}`;

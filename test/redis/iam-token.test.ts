@@ -62,13 +62,23 @@ const CASES: readonly Case[] = [
   },
   {
     name: 'ElastiCache Serverless',
-    options: { cacheName: 'tickset-serverless', userId: 'tickset-app', region: 'us-west-2', serverless: true },
+    options: {
+      cacheName: 'tickset-serverless',
+      userId: 'tickset-app',
+      region: 'us-west-2',
+      serverless: true,
+    },
     credentials: { ...KEYS, sessionToken: 'token-value' },
     timeMs: Date.UTC(2026, 5, 15, 12, 0, 0),
   },
   {
     name: 'MemoryDB',
-    options: { cacheName: 'tickset-memorydb', userId: 'tickset-app', region: 'ap-southeast-2', service: 'memorydb' },
+    options: {
+      cacheName: 'tickset-memorydb',
+      userId: 'tickset-app',
+      region: 'ap-southeast-2',
+      service: 'memorydb',
+    },
     credentials: KEYS,
     timeMs: Date.UTC(2026, 2, 1, 0, 0, 1),
   },
@@ -97,7 +107,9 @@ describe('iamAuthTokenSigner', () => {
   it('signs the token botocore presigns, byte for byte (node-based, session token, serverless, MemoryDB)', async () => {
     const expected = oracle(CASES);
     const ours = await Promise.all(
-      CASES.map((c) => iamAuthTokenSigner({ ...c.options, credentials: c.credentials, clock: () => c.timeMs })()),
+      CASES.map((c) =>
+        iamAuthTokenSigner({ ...c.options, credentials: c.credentials, clock: () => c.timeMs })(),
+      ),
     );
     for (let i = 0; i < CASES.length; i++) {
       expect(ours[i], CASES[i]!.name).toBe(expected[i]);
@@ -132,6 +144,8 @@ describe('iamAuthTokenSigner', () => {
     expect(() => iamAuthTokenSigner({ ...base, cacheName: '' })).toThrow(ValidationError);
     expect(() => iamAuthTokenSigner({ ...base, userId: '' })).toThrow(ValidationError);
     expect(() => iamAuthTokenSigner({ ...base, region: '' })).toThrow(/AWS_REGION/);
-    expect(() => iamAuthTokenSigner({ ...base, service: 'memorydb', serverless: true })).toThrow(ValidationError);
+    expect(() => iamAuthTokenSigner({ ...base, service: 'memorydb', serverless: true })).toThrow(
+      ValidationError,
+    );
   });
 });
