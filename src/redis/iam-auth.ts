@@ -17,7 +17,13 @@
  *
  * A timer (every `reauthenticateEveryMs`, 10 h by default, under the 12 h limit) sends `AUTH` with a new
  * token on every live connection of the client (every node of a cluster); a refused re-authentication
- * closes that connection, whose reconnection then authenticates with a new token as above.
+ * closes that connection, whose reconnection then authenticates with a new token as above. Connections
+ * made with `duplicate()` (e.g. the tick's subscriber, which may not send AUTH in subscriber mode) are not
+ * on the timer: when the server drops one after 12 hours, ioredis reconnects it (and resubscribes) through
+ * this connector, with a new token.
+ *
+ * ElastiCache and MemoryDB do not accept IAM authentication inside MULTI / EXEC; tickset sends none (its
+ * atomic steps are Lua scripts).
  */
 import { type NetConnectOpts, connect as netConnect, Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
