@@ -17,3 +17,11 @@ export type { BackoffOptions, ScheduleOptions } from './core/prepare.js';
 export type { JsonValue, Publisher, PublishFailure, PublishResult, TaskEventDetail } from './core/types.js';
 export * from './errors.js';
 export { type ConnectOptions, connect, connectFromEnv, type RedisClient } from './redis/connection.js';
+export {
+  connectWithIam,
+  type IamConnection,
+  type IamConnectOptions,
+  iamConnector,
+  startIamReauthentication,
+} from './redis/iam-auth.js';
+export { type IamAuthTokenOptions, type IamAuthTokenSigner, iamAuthTokenSigner } from './redis/iam-token.js';

@@ -11,6 +11,7 @@ import { connect, type RedisClient } from '../redis/connection.js';
 import { isStoreError } from '../redis/errors.js';
 import { checkRedisUrl, probeRedis, redactUrl, resolveRedisUrl } from './connection.js';
 import { CliError, EXIT, invalidOption } from './errors.js';
+import { type IamCliSettings, type IamGlobalOptions, openIamClient, readIamCliSettings } from './iam.js';
 import { parseInteger } from './parse.js';
 
 /** Where output goes and what the environment is; `main.ts` passes the process's, tests may pass their own. */
@@ -21,7 +22,7 @@ export interface CliIo {
   readonly now: () => number;
 }
 
-export interface GlobalOptions {
+export interface GlobalOptions extends IamGlobalOptions {
   readonly redis?: string;
   readonly namespace?: string;
   readonly shards?: string;
@@ -35,6 +36,8 @@ export interface ConnectionSettings {
   readonly shards: number;
   readonly cluster: boolean;
   readonly json: boolean;
+  /** Set when IAM authentication is on (`--iam-auth`, src/cli/iam.ts). */
+  readonly iam?: IamCliSettings;
 }
 
 function flag(value: string | undefined): boolean {
@@ -51,12 +54,14 @@ export function readSettings(options: GlobalOptions, env: NodeJS.ProcessEnv): Co
   const target = resolveRedisUrl(options.redis, env);
   const invalid = checkRedisUrl(target);
   if (invalid) throw new CliError(invalid, EXIT.usage);
+  const iam = readIamCliSettings(options, env);
   return {
     url: target.url,
     namespace,
     shards: parseInteger('--shards', shardsText, 1, 1024),
     cluster: options.cluster ?? flag(env[ENV.redisCluster]),
     json: options.json ?? false,
+    ...(iam ? { iam } : {}),
   };
 }
 
@@ -87,6 +92,20 @@ export class CliContext {
 
   /** Connects, failing within ~2 s with exit code 2 when nothing answers. */
   static async open(settings: ConnectionSettings, io: CliIo): Promise<CliContext> {
+    if (settings.iam) {
+      const redis = await openIamClient(
+        settings.url,
+        settings.cluster,
+        settings.iam,
+        io.env,
+        redactUrl(settings.url),
+      );
+      return new CliContext(
+        new Engine(redis, { namespace: settings.namespace, shards: settings.shards }),
+        settings,
+        io,
+      );
+    }
     const tls = flag(io.env[ENV.redisTls]);
     const username = io.env[ENV.redisUsername] || undefined;
     const shown = redactUrl(settings.url);

@@ -17,6 +17,7 @@ import { registerShow } from './commands/show.js';
 import { registerStatus } from './commands/status.js';
 import type { CliIo } from './context.js';
 import { CliError, EXIT } from './errors.js';
+import { addIamOptions } from './iam.js';
 
 function packageVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -32,7 +33,7 @@ function packageVersion(): string {
 }
 
 export function buildProgram(io: CliIo): Command {
-  const program = new Command('tickset')
+  const program = addIamOptions(new Command('tickset'))
     .description('Inspect and operate tickset: scheduled tasks in Redis, run by a tick and EventBridge.')
     .version(packageVersion(), '-V, --version')
     .option(

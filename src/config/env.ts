@@ -14,6 +14,14 @@ export const ENV = {
   redisUsername: 'TICKSET_REDIS_USERNAME',
   /** Secrets Manager secret ARN or name holding the password / auth token (plain string or JSON `{"password"}`). */
   redisAuthSecretArn: 'TICKSET_REDIS_AUTH_SECRET_ARN',
+  /** `true` to authenticate with IAM tokens instead of a password (needs TLS and the RBAC user; src/redis/iam-auth.ts). */
+  redisIamAuth: 'TICKSET_REDIS_IAM_AUTH',
+  /** IAM auth: replication group id, serverless cache name or MemoryDB cluster name (not the endpoint). */
+  redisIamCacheName: 'TICKSET_REDIS_IAM_CACHE_NAME',
+  /** IAM auth: `true` for an ElastiCache Serverless cache. */
+  redisIamServerless: 'TICKSET_REDIS_IAM_SERVERLESS',
+  /** IAM auth: `elasticache` (default) or `memorydb`. The region is AWS_REGION. */
+  redisIamService: 'TICKSET_REDIS_IAM_SERVICE',
   /** Namespace (hash-tag prefix of every key). */
   namespace: 'TICKSET_NAMESPACE',
   /** Number of shards (hash tags) jobs are spread over. */

@@ -168,6 +168,8 @@ export async function connectFromEnv(env: NodeJS.ProcessEnv = process.env): Prom
       `${ENV.redisUrl} is not set: expected the cache endpoint, e.g. rediss://my-cache.xxxx.cache.amazonaws.com:6379`,
     );
   }
+  // Opt-in IAM authentication instead of a password: src/redis/iam-auth.ts.
+  if (flag(env[ENV.redisIamAuth])) return (await import('./iam-auth.js')).connectWithIamFromEnv(url, env);
   const secret = env[ENV.redisAuthSecretArn];
   const password = secret ? await readSecret(secret) : undefined;
   const username = env[ENV.redisUsername] || undefined;
