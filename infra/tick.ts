@@ -14,7 +14,9 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
 import { PACKAGE_ROOT, TicksetFunction } from './function.js';
 
-export type Precision = 'second' | 'minute';
+export type { Precision } from '../src/config/env.js';
+
+import type { Precision } from '../src/config/env.js';
 
 export interface TickProps {
   readonly precision: Precision;

@@ -17,7 +17,7 @@
  */
 import type { Context } from 'aws-lambda';
 import { Scheduler } from '../client/scheduler.js';
-import { ENV, METRICS } from '../config/env.js';
+import { DEFAULTS, ENV, METRICS, SERVICES } from '../config/env.js';
 import type { AckOutcome, BeginOutcome, Engine } from '../core/engine.js';
 import { runScript } from '../core/script.js';
 import { LUA } from '../core/scripts.generated.js';
@@ -64,7 +64,9 @@ export function taskHandler<R = unknown, P = JsonValue>(
 ): (event: unknown, context?: Context) => Promise<TaskOutcome<R>> {
   const now = options.now ?? Date.now;
   const logPayloads = options.logPayloads ?? process.env[ENV.logPayloads] === 'true';
-  const ttl = options.idempotencyTtlSeconds ?? Number(process.env[ENV.idempotencyTtlSeconds] ?? 604_800);
+  const ttl =
+    options.idempotencyTtlSeconds ??
+    Number(process.env[ENV.idempotencyTtlSeconds] ?? DEFAULTS.idempotencyTtlSeconds);
   const legacyRecords = options.legacyRecords ?? true;
   const timeoutMs = options.timeoutMs;
   let log: TicksetLogger | undefined = options.logger;
@@ -259,9 +261,9 @@ export function taskHandler<R = unknown, P = JsonValue>(
   }
 
   return async (event: unknown, context?: Context): Promise<TaskOutcome<R>> => {
-    log ??= createLogger('tickset-handler');
-    sink ??= new PowertoolsMetricsSink(process.env[ENV.namespace] ?? 'tickset', {
-      serviceName: 'tickset-handler',
+    log ??= createLogger(SERVICES.handler);
+    sink ??= new PowertoolsMetricsSink(process.env[ENV.namespace] ?? DEFAULTS.namespace, {
+      serviceName: SERVICES.handler,
     });
     // An event the local publisher built from a claim reply is the engine's own object: not validated again.
     let detail = localEventDetail(event);
