@@ -28,6 +28,11 @@ const EXPECTED_ACKNOWLEDGEMENTS = [
   'AwsSolutions-SQS3',
 ];
 
+interface Resource {
+  Type: string;
+  Properties: { Environment: { Variables: Record<string, unknown> } };
+}
+
 interface LintMatch {
   Rule: { Id: string };
   Level: string;
@@ -114,9 +119,10 @@ describe('every variant as deployed', () => {
     ).toBe(false);
     expect(types(VARIANTS.nat0).has('AWS::EC2::NatGateway')).toBe(false);
     expect(types(VARIANTS.default).has('AWS::EC2::NatGateway')).toBe(true);
-    const minuteTick = Object.values(
-      readTemplate(assembly, VARIANTS.minute).Resources as Record<string, any>,
-    ).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment.Variables.TICKSET_PRECISION);
-    expect(minuteTick.Properties.Environment.Variables.TICKSET_PRECISION).toBe('minute');
+    const resources = readTemplate(assembly, VARIANTS.minute).Resources as Record<string, Resource>;
+    const minuteTick = Object.values(resources).find(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment.Variables.TICKSET_PRECISION,
+    );
+    expect(minuteTick!.Properties.Environment.Variables.TICKSET_PRECISION).toBe('minute');
   });
 });
