@@ -137,6 +137,7 @@ export function elastiCacheReplicationGroup(
   return {
     host: clusterMode ? group.attrConfigurationEndPointAddress : group.attrPrimaryEndPointAddress,
     port,
+    portAttribute: clusterMode ? group.attrConfigurationEndPointPort : group.attrPrimaryEndPointPort,
     cluster: clusterMode,
     tls: true,
     authSecret: authToken,
@@ -236,6 +237,7 @@ export function elastiCacheServerless(
   return {
     host: cache.attrEndpointAddress,
     port: 6379,
+    portAttribute: cache.attrEndpointPort,
     cluster: true,
     tls: true,
     authSecret: secret,

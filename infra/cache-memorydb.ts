@@ -96,6 +96,7 @@ export function memoryDbCluster(
   return {
     host: cluster.attrClusterEndpointAddress,
     port,
+    portAttribute: cluster.getAtt('ClusterEndpoint.Port').toString(),
     cluster: true,
     tls: true,
     authSecret: secret,

@@ -106,6 +106,8 @@ export type CacheOptions =
 export interface CacheBackend {
   readonly host: string;
   readonly port: number;
+  /** The port as the resource reports it (a GetAtt), for the URL. @default - `port` */
+  readonly portAttribute?: string;
   readonly cluster: boolean;
   readonly tls: boolean;
   /** @default - no auth */
@@ -197,7 +199,7 @@ export class TicksetCache extends Construct implements ec2.IConnectable {
       });
     }
     ({ host: this.host, port: this.port, cluster: this.cluster, tls: this.tls } = backend);
-    this.url = `${backend.tls ? 'rediss' : 'redis'}://${backend.host}:${backend.port}`;
+    this.url = `${backend.tls ? 'rediss' : 'redis'}://${backend.host}:${backend.portAttribute ?? backend.port}`;
     this.authSecret = backend.authSecret;
     this.username = backend.username;
     this.memoryUsagePercent = backend.memoryUsagePercent ?? [];
