@@ -96,7 +96,6 @@ export function memoryDbCluster(
   return {
     host: cluster.attrClusterEndpointAddress,
     port,
-    portAttribute: cluster.getAtt('ClusterEndpoint.Port').toString(),
     cluster: true,
     tls: true,
     authSecret: secret,
