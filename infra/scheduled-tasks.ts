@@ -203,7 +203,7 @@ export class ScheduledTasks extends Construct {
   grantSchedule(fn: lambda.Function): iam.Grant {
     this.#requireVpc(fn, 'grantSchedule()');
     this.network.allowExtraEndpointsFrom(fn);
-    return this.#connect(fn, SERVICES.producer, ['secrets']);
+    return this.#connect(fn, undefined, ['secrets']);
   }
 
   /**
@@ -242,8 +242,17 @@ export class ScheduledTasks extends Construct {
     }
   }
 
-  #connect(fn: lambda.Function, serviceName: string, apis: readonly ('events' | 'secrets')[]): iam.Grant {
-    if (!this.#connected.has(fn)) {
+  /**
+   * Cache access and the environment for `fn`. `serviceName` is given for the functions that emit metrics
+   * (tick, handlers): they also get the metrics namespace and their Powertools service name.
+   */
+  #connect(
+    fn: lambda.Function,
+    serviceName: string | undefined,
+    apis: readonly ('events' | 'secrets')[],
+  ): iam.Grant {
+    const first = !this.#connected.has(fn);
+    if (first) {
       this.#connected.add(fn);
       this.cache.grantConnect(fn, `tickset: ${fn.node.path}`);
       if (this.cache.authSecret) this.network.allowAwsApisFrom(fn, apis);
@@ -253,14 +262,24 @@ export class ScheduledTasks extends Construct {
         [ENV.namespace]: this.namespace,
         [ENV.shards]: String(this.#shards),
         [ENV.handlers]: Lazy.string({ produce: () => this.handlers.join(',') }),
-        [ENV.metricsNamespace]: this.#metrics.metricsNamespace,
-        [ENV.serviceName]: serviceName,
       };
       for (const [key, value] of Object.entries(environment)) fn.addEnvironment(key, value);
     }
-    return this.cache.authSecret
-      ? this.cache.authSecret.grantRead(fn)
-      : iam.Grant.drop(fn, 'no cache secret');
+    if (serviceName) {
+      fn.addEnvironment(ENV.metricsNamespace, this.#metrics.metricsNamespace);
+      fn.addEnvironment(ENV.serviceName, serviceName);
+    }
+    const secret = this.cache.authSecret;
+    if (!secret) return iam.Grant.drop(fn, 'no cache secret');
+    if (!first) return iam.Grant.drop(fn, 'cache secret already granted');
+    // Exactly what Scheduler.fromEnv() calls (src/redis/connection.ts): no DescribeSecret.
+    const grant = iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['secretsmanager:GetSecretValue'],
+      resourceArns: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+    });
+    secret.encryptionKey?.grantDecrypt(fn);
+    return grant;
   }
 
   /** One tickset metric from one emitter (see infra/metrics.ts for the dimension contract). */

@@ -97,7 +97,6 @@ export const TUNABLES = {
 export const SERVICES = {
   tick: 'tickset-tick',
   handler: 'tickset-handler',
-  producer: 'tickset-producer',
 } as const;
 
 /**
