@@ -17,7 +17,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { DEFAULTS, ENV, LAMBDA_ENVIRONMENT_MAX_BYTES, type Precision, SERVICES } from '../src/config/env.js';
+import { DEFAULTS, ENV, LAMBDA_ENVIRONMENT_MAX_BYTES, type Precision } from '../src/config/env.js';
 import { isValidNamespace } from '../src/core/keys.js';
 import { TicksetAlarms } from './alarms.js';
 import { TicksetCache } from './cache.js';
