@@ -22,7 +22,7 @@
  * the same transaction as your own record) to make them exactly-once.
  */
 import type { Context } from 'aws-lambda';
-import { ENV, METRICS } from '../config/env.js';
+import { DEFAULTS, ENV, METRICS, SERVICES } from '../config/env.js';
 import type { Engine } from '../core/engine.js';
 import type { JsonValue } from '../core/types.js';
 import { createLogger } from '../observability/logger.js';
@@ -51,7 +51,7 @@ export function taskHandler<R = unknown, P = JsonValue>(
 ): (event: unknown, context?: Context) => Promise<TaskOutcome<R>> {
   const now = options.now ?? Date.now;
   const logPayloads = options.logPayloads ?? process.env[ENV.logPayloads] === 'true';
-  const ttl = options.idempotencyTtlSeconds ?? Number(process.env[ENV.idempotencyTtlSeconds] ?? 604_800);
+  const ttl = options.idempotencyTtlSeconds ?? Number(process.env[ENV.idempotencyTtlSeconds] ?? DEFAULTS.idempotencyTtlSeconds);
   let settings: WrapperSettings | undefined;
   let bound: { engine: Engine; executions: Executions } | undefined;
 
@@ -63,11 +63,11 @@ export function taskHandler<R = unknown, P = JsonValue>(
       legacyRecords: options.legacyRecords ?? true,
       timeoutMs: options.timeoutMs,
       handler: options.handler,
-      log: options.logger ?? createLogger('tickset-handler'),
+      log: options.logger ?? createLogger(SERVICES.handler),
       sink:
         options.metrics ??
-        new PowertoolsMetricsSink(process.env[ENV.namespace] ?? 'tickset', {
-          serviceName: 'tickset-handler',
+        new PowertoolsMetricsSink(process.env[ENV.namespace] ?? DEFAULTS.namespace, {
+          serviceName: SERVICES.handler,
         }),
     };
     return settings;
