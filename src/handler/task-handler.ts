@@ -51,7 +51,9 @@ export function taskHandler<R = unknown, P = JsonValue>(
 ): (event: unknown, context?: Context) => Promise<TaskOutcome<R>> {
   const now = options.now ?? Date.now;
   const logPayloads = options.logPayloads ?? process.env[ENV.logPayloads] === 'true';
-  const ttl = options.idempotencyTtlSeconds ?? Number(process.env[ENV.idempotencyTtlSeconds] ?? DEFAULTS.idempotencyTtlSeconds);
+  const ttl =
+    options.idempotencyTtlSeconds ??
+    Number(process.env[ENV.idempotencyTtlSeconds] ?? DEFAULTS.idempotencyTtlSeconds);
   let settings: WrapperSettings | undefined;
   let bound: { engine: Engine; executions: Executions } | undefined;
 
