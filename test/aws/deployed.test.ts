@@ -88,6 +88,7 @@ const OPTIONAL_ENV = new Set<string>([
   ENV.logLevel,
   ENV.redisUrlFallback,
   ENV.serviceName, // Powertools reads it; tickset names its services in code (SERVICES)
+  ENV.redisIamAuth, // opt-in IAM auth to the cache: unset means password auth (the default)
 ]);
 /**
  * Metrics this run does not provoke (a handler finishing after its lease ended), checked against the catalog
