@@ -19,17 +19,22 @@ export interface Moto {
   stop(): Promise<void>;
 }
 
-/** Starts moto_server; fails with a clear message when it is not installed (never skips). */
+/**
+ * Starts moto's server (through moto-server.py: moto_server with its JSONPath parsing cached, see there);
+ * fails with a clear message when moto is not installed (never skips).
+ */
 export async function startMoto(): Promise<Moto> {
   const probe = spawnSync('moto_server', ['--help'], { stdio: 'ignore' });
-  if (probe.error || probe.status !== 0) {
+  const python = spawnSync('python3', ['-c', 'import moto.server, jsonpath_ng.ext'], { stdio: 'ignore' });
+  if (probe.error || probe.status !== 0 || python.error || python.status !== 0) {
     throw new Error(
-      'moto_server is not on PATH (or does not run): install moto 5 with its server (pip install "moto[server]") ' +
-        'to run the emulated-AWS end-to-end test',
+      'moto_server is not on PATH, or python3 cannot import moto.server: install moto 5 with its server ' +
+        '(pip install "moto[server]") to run the emulated-AWS end-to-end test',
     );
   }
   const port = await freePort();
-  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const launcher = join(import.meta.dirname, 'moto-server.py');
+  const child = spawn('python3', [launcher, '-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -63,51 +68,14 @@ export interface RecordedCall {
 export interface RecordingProxy {
   readonly url: string;
   readonly calls: RecordedCall[];
-  /** PutEvents requests forwarded to moto so far, and not yet. */
-  readonly forwarded: { done: number; pending: number };
-  /** Forwarded PutEvents requests moto failed (before close). */
-  readonly errors: string[];
   close(): Promise<void>;
 }
-
-/**
- * moto 5.2 takes about 130 ms per PutEvents entry that matches a rule with a target (measured on this
- * machine: 10 calls of 10 entries in 13-18 s with an SQS or a log-group target, 83 ms without targets), so
- * the tick's 8 concurrent calls would queue past its 5 s request timeout. With `answerPutEvents`, the proxy
- * answers PutEvents at once (every entry accepted, as moto answers a well-formed entry) and forwards each
- * request to moto in arrival order, two at a time; the entries still go through moto's rules to the queues.
- */
-const FORWARD_CONCURRENCY = 2;
 
 const SERVICE_PREFIX: Record<string, string> = { AWSEvents: 'events', secretsmanager: 'secretsmanager' };
 
 /** A proxy that records each AWS JSON-protocol call (X-Amz-Target) and forwards it to `target`. */
-export async function startRecordingProxy(
-  target: string,
-  options: { answerPutEvents?: boolean } = {},
-): Promise<RecordingProxy> {
+export async function startRecordingProxy(target: string): Promise<RecordingProxy> {
   const calls: RecordedCall[] = [];
-  const errors: string[] = [];
-  let closed = false;
-  const forwarded = { done: 0, pending: 0 };
-  const backlog: (() => Promise<void>)[] = [];
-  let running = 0;
-  const pump = () => {
-    while (running < FORWARD_CONCURRENCY && backlog.length > 0) {
-      const job = backlog.shift()!;
-      running++;
-      void job()
-        .catch((error: unknown) => {
-          if (!closed) errors.push(String(error));
-        })
-        .finally(() => {
-          running--;
-          forwarded.pending--;
-          forwarded.done++;
-          pump();
-        });
-    }
-  };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -122,26 +90,6 @@ export async function startRecordingProxy(
       const headers = { ...req.headers } as Record<string, string>;
       delete headers.host;
       delete headers['content-length'];
-      if (options.answerPutEvents && amzTarget === 'AWSEvents.PutEvents') {
-        const entries = (calls.at(-1)!.body.Entries as unknown[]) ?? [];
-        forwarded.pending++;
-        backlog.push(async () => {
-          const answer = await fetch(`${target}${req.url}`, { method: 'POST', headers, body });
-          const text = await answer.text();
-          if (!answer.ok || (JSON.parse(text) as { FailedEntryCount?: number }).FailedEntryCount) {
-            throw new Error(`moto rejected a PutEvents request: ${answer.status} ${text}`);
-          }
-        });
-        pump();
-        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
-        res.end(
-          JSON.stringify({
-            FailedEntryCount: 0,
-            Entries: entries.map(() => ({ EventId: crypto.randomUUID() })),
-          }),
-        );
-        return;
-      }
       try {
         const answer = await fetch(`${target}${req.url}`, {
           method: req.method ?? 'POST',
@@ -161,13 +109,7 @@ export async function startRecordingProxy(
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     calls,
-    forwarded,
-    errors,
-    close: () => {
-      closed = true;
-      backlog.length = 0;
-      return new Promise((r) => server.close(() => r()));
-    },
+    close: () => new Promise((r) => server.close(() => r())),
   };
 }
 
