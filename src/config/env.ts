@@ -43,6 +43,13 @@ export const ENV = {
   leaseMs: 'TICKSET_LEASE_MS',
   /** Rate limits, JSON `{"handler": {"perSecond": 5, "maxInFlight": 20}}`. */
   rateLimits: 'TICKSET_RATE_LIMITS',
+  /**
+   * Batched delivery (tick), JSON `{"handler": {"maxTasks": 100, "maxBytes": 65536}}`: the tick packs
+   * claimed tasks of one handler and one shard into one event. Handlers not named get one event per task.
+   */
+  batchDelivery: 'TICKSET_BATCH',
+  /** Tasks of one batch event the handler wrapper runs at once (default 8). */
+  batchConcurrency: 'TICKSET_BATCH_CONCURRENCY',
   /** Idempotency record lifetime in seconds for the handler wrapper. */
   idempotencyTtlSeconds: 'TICKSET_IDEMPOTENCY_TTL_SECONDS',
   /** `true` to include payloads in handler logs (off by default). */
@@ -57,6 +64,14 @@ export const DEFAULTS = {
   eventDetailType: 'tickset.task',
   metricsNamespace: 'Tickset',
   leaseMs: 60_000,
+  /** Most tasks in one batch event. */
+  batchMaxTasks: 100,
+  /** Most bytes of one batch entry: EventBridge bills each started 64 KB of an entry as one event. */
+  batchMaxBytes: 64 * 1024,
+  /** Tasks of one batch event run at once. */
+  batchConcurrency: 8,
+  /** Time a batch keeps back from Lambda's deadline for its acks and releases. */
+  batchMarginMs: 1_000,
 } as const;
 
 /** Metric names emitted through Powertools Metrics (EMF). The CDK alarms and dashboard use the same. */
@@ -75,4 +90,6 @@ export const METRICS = {
   oldestDueAgeMs: 'OldestDueAgeMs',
   tickHeartbeat: 'TickHeartbeat',
   lateAckRejected: 'LateAckRejected',
+  /** Tasks of a batch event released unstarted because the invocation's time ran out (handler). */
+  batchReleased: 'BatchTasksReleased',
 } as const;

@@ -1,6 +1,7 @@
 /** Reads the tick's configuration from the environment the CDK construct sets (see src/config/env.ts). */
 import { DEFAULTS, ENV } from '../config/env.js';
 import type { HandlerLimits } from '../core/engine.js';
+import type { BatchDeliveryLimits } from '../core/types.js';
 import { ConfigurationError } from '../errors.js';
 import type { Precision } from './loop.js';
 
@@ -12,6 +13,8 @@ export interface TickConfig {
   readonly leaseMs: Readonly<Record<string, number>>;
   readonly defaultLeaseMs: number;
   readonly rateLimits: Readonly<Record<string, HandlerLimits>>;
+  /** Batched delivery per handler (`TICKSET_BATCH`); handlers not in it get one event per task. */
+  readonly batch: Readonly<Record<string, BatchDeliveryLimits>>;
   readonly knownHandlers?: ReadonlySet<string>;
 }
 
@@ -46,6 +49,16 @@ const isLimits = (v: unknown): v is Record<string, HandlerLimits> =>
       ),
   );
 
+const isBatch = (v: unknown): v is Record<string, BatchDeliveryLimits> =>
+  isRecord(v) &&
+  Object.values(v).every(
+    (l) =>
+      isRecord(l) &&
+      Object.entries(l).every(
+        ([k, n]) => (k === 'maxTasks' || k === 'maxBytes') && Number.isInteger(n) && (n as number) >= 1,
+      ),
+  );
+
 export function tickConfigFromEnv(env: NodeJS.ProcessEnv = process.env): TickConfig {
   const precision = (env[ENV.precision] || 'second') as Precision;
   if (precision !== 'second' && precision !== 'minute') {
@@ -72,6 +85,7 @@ export function tickConfigFromEnv(env: NodeJS.ProcessEnv = process.env): TickCon
     leaseMs: parseJson(ENV.leaseMsByHandler, env[ENV.leaseMsByHandler], isLeases) ?? {},
     defaultLeaseMs,
     rateLimits: parseJson(ENV.rateLimits, env[ENV.rateLimits], isLimits) ?? {},
+    batch: parseJson(ENV.batchDelivery, env[ENV.batchDelivery], isBatch) ?? {},
     ...(handlers && handlers.length > 0 ? { knownHandlers: new Set(handlers) } : {}),
   };
 }

@@ -1,0 +1,104 @@
+/**
+ * Batched delivery, the wrapper's side: the tasks of one batch event (one handler, one shard) run inside
+ * one invocation with bounded concurrency, each begun, acked or failed on its own (its own claim token and
+ * idempotency key), so one task's failure or timeout never touches its siblings.
+ *
+ * - Begin: every task of the batch calls the begin phase in the same turn, so "in progress" is one script
+ *   call for the batch (`turn-batcher.ts`); complete is batched per turn as the tasks finish.
+ * - Time: with a Lambda context, the invocation's deadline minus `marginMs` is shared. A task starts only
+ *   when at least its reserve is left (its `timeoutMs` when given, else a fair share: the time left at the
+ *   start divided by the rounds the batch needs at this concurrency), and runs against what is left (at
+ *   most `timeoutMs`). A task that cannot start in time is released (its record deleted, back to
+ *   scheduled at once, attempt not counted), never left to time out or to its lease. The first round
+ *   (the first `concurrency` tasks) starts whenever any time is left.
+ */
+import type { Context } from 'aws-lambda';
+import { METRICS } from '../config/env.js';
+import { releaseRecord } from './complete.js';
+import type { Delivery, WrapperSettings } from './delivery.js';
+import type { TaskOutcome } from './types.js';
+
+/** The batch options of `taskHandler`. */
+export interface BatchRunOptions {
+  /**
+   * Tasks of one batch event running at once (TICKSET_BATCH_CONCURRENCY).
+   * @default 8
+   */
+  readonly concurrency?: number;
+  /**
+   * Time kept back from the Lambda deadline for the last acks and the releases.
+   * @default 1000
+   */
+  readonly marginMs?: number;
+}
+
+/** What a task of a batch gets when its turn comes: run with this timeout, or release it. */
+export type Slot = { readonly run: true; readonly timeoutMs: number | undefined } | { readonly run: false };
+
+/** Bounded concurrency and the shared deadline of one batch (see the module comment). */
+export class BatchGate {
+  readonly #free: Array<() => void> = [];
+  #active = 0;
+  /** Tasks that got a slot so far: the first round starts whenever any time is left. */
+  #entered = 0;
+  readonly #concurrency: number;
+  readonly #deadline: number | undefined;
+  readonly #reserve: number | undefined;
+  readonly #timeoutMs: number | undefined;
+  readonly #now: () => number;
+
+  constructor(
+    tasks: number,
+    options: { concurrency: number; marginMs: number },
+    w: Pick<WrapperSettings, 'now' | 'timeoutMs'>,
+    context: Context | undefined,
+  ) {
+    this.#concurrency = options.concurrency;
+    this.#timeoutMs = w.timeoutMs;
+    this.#now = w.now;
+    if (context !== undefined) {
+      const start = w.now();
+      this.#deadline = start + context.getRemainingTimeInMillis() - options.marginMs;
+      const rounds = Math.ceil(tasks / options.concurrency);
+      this.#reserve = w.timeoutMs ?? Math.max(0, (this.#deadline - start) / rounds);
+    }
+  }
+
+  /** Waits for a free slot, then says whether the task may still start, and with which timeout. */
+  async enter(): Promise<Slot> {
+    if (this.#active >= this.#concurrency) await new Promise<void>((resolve) => this.#free.push(resolve));
+    else this.#active += 1;
+    const firstRound = this.#entered < this.#concurrency;
+    this.#entered += 1;
+    if (this.#deadline === undefined) return { run: true, timeoutMs: this.#timeoutMs };
+    const left = this.#deadline - this.#now();
+    if (left <= 0 || (!firstRound && left < this.#reserve!)) {
+      this.leave();
+      return { run: false };
+    }
+    return { run: true, timeoutMs: Math.min(left, this.#timeoutMs ?? left) };
+  }
+
+  /** Frees the slot for the next task. */
+  leave(): void {
+    const next = this.#free.shift();
+    if (next) next();
+    else this.#active -= 1;
+  }
+}
+
+/**
+ * A task the batch had no time left for: its "in progress" record is deleted and its claim released (due
+ * now, attempt not counted), so the next tick hands it out again.
+ */
+export async function releaseUnstarted<R>(
+  w: WrapperSettings,
+  d: Delivery,
+  recordKey: string,
+): Promise<TaskOutcome<R>> {
+  await releaseRecord(d, recordKey);
+  const released = await d.engine.release(d.detail, w.now(), 'batch: no time left to start it');
+  w.sink.count(METRICS.batchReleased);
+  w.log.warn('task released unstarted: the batch ran out of time', { ...d.base, released });
+  return { status: 'released' };
+}
