@@ -42,27 +42,37 @@ export class BatchGate {
   /** Tasks that got a slot so far: the first round starts whenever any time is left. */
   #entered = 0;
   readonly #concurrency: number;
-  readonly #deadline: number | undefined;
+  readonly #context: Context | undefined;
+  readonly #marginMs: number;
   readonly #reserve: number | undefined;
   readonly #timeoutMs: number | undefined;
-  readonly #now: () => number;
 
   constructor(
     tasks: number,
     options: { concurrency: number; marginMs: number },
-    w: Pick<WrapperSettings, 'now' | 'timeoutMs'>,
+    w: Pick<WrapperSettings, 'timeoutMs'>,
     context: Context | undefined,
   ) {
     this.#concurrency = options.concurrency;
     this.#timeoutMs = w.timeoutMs;
-    this.#now = w.now;
+    this.#context = context;
+    this.beginContext = undefined;
+    this.#marginMs = options.marginMs;
     if (context !== undefined) {
-      const start = w.now();
-      this.#deadline = start + context.getRemainingTimeInMillis() - options.marginMs;
+      const atStart = context.getRemainingTimeInMillis();
+      this.beginContext = { ...context, getRemainingTimeInMillis: () => atStart };
       const rounds = Math.ceil(tasks / options.concurrency);
-      this.#reserve = w.timeoutMs ?? Math.max(0, (this.#deadline - start) / rounds);
+      const left = context.getRemainingTimeInMillis() - options.marginMs;
+      this.#reserve = w.timeoutMs ?? Math.max(0, left / rounds);
     }
   }
+
+  /**
+   * The context the begin phase sees: the time left when the batch arrived, read once, so that every
+   * task of the batch shares one "in progress" record value and one begin call (the record's
+   * in-progress expiry covers the whole invocation, since a task may start late in it).
+   */
+  readonly beginContext: Context | undefined;
 
   /** Waits for a free slot, then says whether the task may still start, and with which timeout. */
   async enter(): Promise<Slot> {
@@ -70,8 +80,9 @@ export class BatchGate {
     else this.#active += 1;
     const firstRound = this.#entered < this.#concurrency;
     this.#entered += 1;
-    if (this.#deadline === undefined) return { run: true, timeoutMs: this.#timeoutMs };
-    const left = this.#deadline - this.#now();
+    if (this.#context === undefined) return { run: true, timeoutMs: this.#timeoutMs };
+    // Lambda's own clock: the time left is read again for every task.
+    const left = this.#context.getRemainingTimeInMillis() - this.#marginMs;
     if (left <= 0 || (!firstRound && left < this.#reserve!)) {
       this.leave();
       return { run: false };

@@ -50,7 +50,9 @@ const batchSchema = z.object({
  */
 const LOCAL_EVENT = Symbol('tickset.localEvent');
 
-export function markLocalEvent<T extends { readonly detail: TaskEventDetail | LocalBatchDetail }>(event: T): T {
+export function markLocalEvent<T extends { readonly detail: TaskEventDetail | LocalBatchDetail }>(
+  event: T,
+): T {
   (event as Record<symbol, unknown>)[LOCAL_EVENT] = true;
   return event;
 }

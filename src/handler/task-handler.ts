@@ -33,10 +33,10 @@ import { BatchGate, releaseUnstarted } from './batch.js';
 import { begin } from './begin.js';
 import { ackLate, failed, succeeded } from './complete.js';
 import type { Delivery, WrapperSettings } from './delivery.js';
+import { isBatchEvent, localEventDetail, parseBatchEvent } from './event.js';
 import { type Executions, executionsOf } from './executions.js';
 import { run } from './run.js';
 import type { Task, TaskHandlerOptions, TaskOutcome } from './types.js';
-import { isBatchEvent, localEventDetail, parseBatchEvent } from './event.js';
 import { checkFitsEngine, parseDelivery } from './validate.js';
 
 export type { Task, TaskHandlerOptions, TaskOutcome } from './types.js';
@@ -108,7 +108,7 @@ export function taskHandler<R = unknown, P = JsonValue>(
     started: number,
     gate?: BatchGate,
   ): Promise<TaskOutcome<R>> {
-    const begun = await begin<R>(w, d, local, context);
+    const begun = await begin<R>(w, d, local, gate?.beginContext ?? context);
     if (!begun.run) return begun.outcome;
     let runWith = w;
     let startedAt = started;

@@ -12,8 +12,8 @@ import {
 } from '../core/types.js';
 import { ConfigurationError } from '../errors.js';
 import { type LocalBatchDetail, markLocalEvent } from '../handler/event.js';
-import { type BatchPolicy, type ResolvedBatchLimits, resolveBatchPolicy } from '../publish/pack.js';
 import type { TaskOutcome } from '../handler/task-handler.js';
+import { type BatchPolicy, type ResolvedBatchLimits, resolveBatchPolicy } from '../publish/pack.js';
 
 export type WrappedHandler = (event: unknown) => Promise<TaskOutcome<unknown>>;
 

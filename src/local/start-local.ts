@@ -154,6 +154,9 @@ function batchLimits(
   batch: NonNullable<LocalOptions['batch']>,
 ): Readonly<Record<string, BatchDeliveryLimits>> {
   return Object.fromEntries(
-    Object.entries(batch).map(([name, b]) => [name, b.maxTasks !== undefined ? { maxTasks: b.maxTasks } : {}]),
+    Object.entries(batch).map(([name, b]) => [
+      name,
+      b.maxTasks !== undefined ? { maxTasks: b.maxTasks } : {},
+    ]),
   );
 }

@@ -38,7 +38,9 @@ export function resolveBatchLimits(field: string, limits: BatchDeliveryLimits): 
 }
 
 /** Resolves every handler's limits once. @throws ValidationError */
-export function resolveBatchPolicy(policy: BatchPolicy | undefined): ReadonlyMap<string, ResolvedBatchLimits> {
+export function resolveBatchPolicy(
+  policy: BatchPolicy | undefined,
+): ReadonlyMap<string, ResolvedBatchLimits> {
   const out = new Map<string, ResolvedBatchLimits>();
   for (const [handler, limits] of Object.entries(policy ?? {}))
     out.set(handler, resolveBatchLimits(`batch.${handler}`, limits));
