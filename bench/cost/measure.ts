@@ -32,22 +32,7 @@ import { connect } from '../../src/redis/connection.js';
 import { TickLoop } from '../../src/tick/loop.js';
 import { type BenchRedis, payload100, startBenchRedis } from '../redis.js';
 import { HANDLER, preloadDue } from '../tickset/common.js';
-
-export interface MeasuredInputs {
-  readonly measuredAt: string;
-  readonly node: string;
-  readonly taskBytes: number;
-  readonly entryEnvelopeBytes: number;
-  readonly logBytesPerEntry: number;
-  readonly logBytesPerTask: number;
-  /** Wrapper output bytes of batches of 1, 10, 100 tasks. */
-  readonly logSamples: Readonly<Record<string, number>>;
-  readonly redis: {
-    readonly batched: { commandsPerTask: number; scriptCallsPerTask: number };
-    readonly unbatched: { commandsPerTask: number; scriptCallsPerTask: number };
-  };
-  readonly tickCpuUsPerTask: { readonly batched: number; readonly unbatched: number };
-}
+import type { MeasuredInputs, RedisPerTask } from './inputs.js';
 
 const SOURCE = 'tickset';
 const DETAIL_TYPE = 'tickset.task';
@@ -69,7 +54,7 @@ function sampleTasks(n: number): TaskEventDetail[] {
   }));
 }
 
-function entryBytes(): { taskBytes: number; entryEnvelopeBytes: number } {
+function entryBytes(): { taskBytes: number; entryEnvelopeBytes: number; unbatchedEntryBytes: number } {
   const envelope = putEventsEntrySize({ Source: SOURCE, DetailType: DETAIL_TYPE });
   const limits = resolveBatchPolicy({ [HANDLER]: {} });
   const size = (n: number) => {
@@ -79,7 +64,12 @@ function entryBytes(): { taskBytes: number; entryEnvelopeBytes: number } {
   const one = size(1);
   const hundred = size(100);
   const taskBytes = (hundred - one) / 99;
-  return { taskBytes, entryEnvelopeBytes: one - taskBytes };
+  const single = packTasks(sampleTasks(1), new Map(), envelope).events[0]!.detail;
+  return {
+    taskBytes,
+    entryEnvelopeBytes: one - taskBytes,
+    unbatchedEntryBytes: putEventsEntrySize({ Source: SOURCE, DetailType: DETAIL_TYPE, Detail: single }),
+  };
 }
 
 /** Bytes written to stdout and stderr while `run` runs. */
@@ -106,6 +96,25 @@ async function logBytes(redis: BenchRedis): Promise<Record<string, number>> {
   const samples: Record<string, number> = {};
   const client = connect(redis.url);
   try {
+    {
+      const namespace = 'cost-logs-single';
+      await preloadDue(redis.url, namespace, 1);
+      const engine = new Engine(client, { namespace });
+      const { tasks } = await engine.claim(0, [{ handler: HANDLER, limit: 1, leaseMs: 60_000 }], Date.now());
+      const event = { version: '0', id: 'e', 'detail-type': DETAIL_TYPE, source: SOURCE, detail: tasks[0] };
+      samples.single = await captured(async () => {
+        const handle = taskHandler(async () => undefined, {
+          engine,
+          logger: createLogger('tickset-handler'),
+          metrics: new PowertoolsMetricsSink(namespace, { serviceName: 'tickset-handler' }),
+        });
+        const end = Date.now() + 60_000;
+        const outcome = await handle(event, {
+          getRemainingTimeInMillis: () => end - Date.now(),
+        } as unknown as Context);
+        if (outcome.status !== 'succeeded') throw new Error('log bytes: the single task did not succeed');
+      });
+    }
     for (const n of [1, 10, 100]) {
       const namespace = `cost-logs-${n}`;
       await preloadDue(redis.url, namespace, n);
@@ -140,10 +149,7 @@ async function logBytes(redis: BenchRedis): Promise<Record<string, number>> {
   return samples;
 }
 
-async function redisPerTask(
-  redis: BenchRedis,
-  batched: boolean,
-): Promise<{ commandsPerTask: number; scriptCallsPerTask: number }> {
+async function redisPerTask(redis: BenchRedis, batched: boolean): Promise<RedisPerTask> {
   const n = 20_000;
   const namespace = `cost-redis-${batched ? 'b' : 'u'}`;
   await redis.flush();
@@ -169,12 +175,25 @@ async function redisPerTask(
   const stats = await redis.commandStats();
   let commands = 0;
   let scripts = 0;
+  let usec = 0;
   for (const [name, s] of Object.entries(stats)) {
     if (['info', 'config', 'flushall', 'ping', 'client', 'hello', 'select'].includes(name)) continue;
     commands += s.calls;
-    if (name === 'evalsha' || name === 'eval') scripts += s.calls;
+    if (name === 'evalsha' || name === 'eval') {
+      scripts += s.calls;
+      usec += s.usec;
+    } else if (!isScriptInner(name)) usec += s.usec;
   }
-  return { commandsPerTask: commands / n, scriptCallsPerTask: scripts / n };
+  return { scriptCallsPerTask: scripts / n, commandsPerTask: commands / n, usecPerTask: usec / n };
+}
+
+/**
+ * Commands the flow's scripts run inside Lua: their time is already in EVALSHA's (commandstats counts it
+ * under both). On the drain path the client itself sends only scripts, the claim's HMGET of handler codes
+ * and the tick's wake PUBLISH / SUBSCRIBE.
+ */
+function isScriptInner(name: string): boolean {
+  return !['evalsha', 'eval', 'hmget', 'subscribe', 'publish'].includes(name);
 }
 
 async function tickCpu(redis: BenchRedis, batched: boolean): Promise<number> {
@@ -219,7 +238,7 @@ async function tickCpu(redis: BenchRedis, batched: boolean): Promise<number> {
 async function main(): Promise<void> {
   const redis = await startBenchRedis();
   try {
-    const { taskBytes, entryEnvelopeBytes } = entryBytes();
+    const { taskBytes, entryEnvelopeBytes, unbatchedEntryBytes } = entryBytes();
     const logSamples = await logBytes(redis);
     const perTask = (logSamples['100']! - logSamples['10']!) / 90;
     const perEntry = logSamples['10']! - 10 * perTask;
@@ -230,6 +249,8 @@ async function main(): Promise<void> {
       node: process.version,
       taskBytes: Math.round(taskBytes * 10) / 10,
       entryEnvelopeBytes: Math.round(entryEnvelopeBytes),
+      unbatchedEntryBytes,
+      logBytesUnbatched: logSamples.single!,
       logBytesPerEntry: Math.round(perEntry),
       logBytesPerTask: Math.round(perTask * 10) / 10,
       logSamples,

@@ -14,6 +14,7 @@
  */
 import type { Context } from 'aws-lambda';
 import { METRICS } from '../config/env.js';
+import type { MetricName, MetricsSink } from '../observability/metrics.js';
 import { releaseRecord } from './complete.js';
 import type { Delivery, WrapperSettings } from './delivery.js';
 import type { TaskOutcome } from './types.js';
@@ -95,6 +96,31 @@ export class BatchGate {
     const next = this.#free.shift();
     if (next) next();
     else this.#active -= 1;
+  }
+}
+
+/**
+ * The metrics of one batch: counts are summed and handed on once (`TasksSucceeded: 100`, not a hundred
+ * values of 1 in the EMF line), durations pass through. `drain()` hands the sums on; the wrapper then
+ * flushes once per invocation.
+ */
+export class SummingSink implements MetricsSink {
+  readonly #sums = new Map<MetricName, number>();
+  constructor(readonly inner: MetricsSink) {}
+  count(name: MetricName, value = 1): void {
+    this.#sums.set(name, (this.#sums.get(name) ?? 0) + value);
+  }
+  durationMs(name: MetricName, value: number): void {
+    this.inner.durationMs(name, value);
+  }
+  /** Hands the summed counts on (once per batch). */
+  drain(): void {
+    for (const [name, value] of this.#sums) this.inner.count(name, value);
+    this.#sums.clear();
+  }
+  flush(): void {
+    this.drain();
+    this.inner.flush();
   }
 }
 

@@ -29,7 +29,7 @@ import { ConfigurationError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { PowertoolsMetricsSink } from '../observability/metrics.js';
 import { engineFromEnv } from '../runtime/from-env.js';
-import { BatchGate, releaseUnstarted } from './batch.js';
+import { BatchGate, releaseUnstarted, SummingSink } from './batch.js';
 import { begin } from './begin.js';
 import { ackLate, failed, succeeded } from './complete.js';
 import type { Delivery, WrapperSettings } from './delivery.js';
@@ -171,10 +171,12 @@ export function taskHandler<R = unknown, P = JsonValue>(
    * as it would be for a single task.
    */
   async function handleBatch(
-    w: WrapperSettings,
+    settings: WrapperSettings,
     event: unknown,
     context: Context | undefined,
   ): Promise<TaskOutcome<R>> {
+    const sink = new SummingSink(settings.sink);
+    const w: WrapperSettings = { ...settings, sink };
     let tasks: readonly TaskEventDetail[];
     try {
       tasks = parseBatchEvent(event);
@@ -195,6 +197,7 @@ export function taskHandler<R = unknown, P = JsonValue>(
     const settled = await Promise.allSettled(
       tasks.map((detail) => deliver(w, engine, detail, local, context, gate)),
     );
+    sink.drain();
     const escaped = settled.find((s) => s.status === 'rejected');
     if (escaped !== undefined) throw (escaped as PromiseRejectedResult).reason;
     return {
