@@ -2,7 +2,7 @@
  * `TicksetAlarms`: the alarms docs/OPERATIONS.md has a runbook entry for, sent to one SNS topic.
  * Each alarm description names the first command to run.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,9 +12,10 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { Precision } from '../src/config/env.js';
+import { AWS_METRICS } from '../src/config/env.js';
 import type { TicksetCache } from './cache.js';
 import type { TicksetMetrics } from './metrics.js';
-import type { Precision } from './tick.js';
 
 /** Alarm thresholds; every alarm fires at or above its threshold unless noted. */
 export interface TicksetAlarmOptions {
@@ -111,20 +112,22 @@ export class TicksetAlarms extends Construct {
       },
     );
     const cache = props.cache;
-    if (cache.memoryUsagePercent) {
-      this.add('CacheMemory', cache.memoryUsagePercent, props.cacheMemoryPercentThreshold ?? 75, {
+    // One alarm per group of at most 10 cache nodes (alarm metric math takes 10 metrics): every node is
+    // watched. The first keeps the id it always had.
+    cache.memoryUsagePercent.forEach((metric, i) => {
+      this.add(`CacheMemory${i === 0 ? '' : i + 1}`, metric, props.cacheMemoryPercentThreshold ?? 75, {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 3,
         description:
           'tickset: cache memory is filling up (writes fail at 100%). `tickset status`; purge dead jobs.',
       });
-    }
-    if (cache.evictions) {
-      this.add('CacheEvictions', cache.evictions, 1, {
+    });
+    cache.evictions.forEach((metric, i) => {
+      this.add(`CacheEvictions${i === 0 ? '' : i + 1}`, metric, 1, {
         description:
           'tickset: the cache evicted keys. Jobs may be lost: check maxmemory-policy is noeviction.',
       });
-    }
+    });
   }
 
   /** Alarms for one handler: its Lambda errors and its EventBridge dead-letter queue. */
@@ -135,6 +138,19 @@ export class TicksetAlarms extends Construct {
       this.#props.handlerErrorsThreshold ?? 1,
       {
         description: `tickset: handler '${name}' Lambda errors. \`tickset list --state dead --handler ${name}\`; \`tickset pause ${name}\` if a dependency is down.`,
+      },
+    );
+    // Handlers run with async retryAttempts 0 and a short maxEventAge: an event Lambda accepted and then
+    // dropped (throttled past its age, or a failed invocation not retried) is only visible here.
+    this.add(
+      `AsyncEventsDropped-${name}`,
+      fn.metric(AWS_METRICS.lambdaAsyncEventsDropped.metricName, {
+        period: FIVE_MINUTES,
+        statistic: cloudwatch.Stats.SUM,
+      }),
+      1,
+      {
+        description: `tickset: Lambda dropped task events for handler '${name}' without running them (throttled past their max age, or failed with retries off). They are redelivered when their lease ends; check the function's concurrency and errors, then \`tickset status\`.`,
       },
     );
     const depth = deadLetterQueue.metricApproximateNumberOfMessagesVisible({
@@ -171,9 +187,12 @@ export class TicksetAlarms extends Construct {
 
   #newTopic(): sns.Topic {
     // CloudWatch can publish to an encrypted topic only with a customer managed key that lets it use the key.
+    // Deleted with the stack (after KMS's 7-day waiting period): nothing outlives the topic that needs it.
     const key = new kms.Key(this, 'TopicKey', {
       description: 'tickset: alarm topic encryption',
       enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
     });
     const cloudWatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
     key.grant(cloudWatch, 'kms:Decrypt', 'kms:GenerateDataKey*');

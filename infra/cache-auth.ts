@@ -2,7 +2,7 @@
  * Cache credentials shared by the engine builders: a generated secret (plain token or JSON
  * `{"username","password"}`, both forms `Scheduler.fromEnv()` reads) and the RBAC access string.
  */
-import { type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 
@@ -46,4 +46,21 @@ export function acknowledgeSecretRotation(secret: secretsmanager.ISecret): void 
       'together (two-password rotation of the RBAC user or AUTH token rotate strategy); rotate it as a ' +
       'planned operation (docs/DEPLOY.md) rather than on a schedule that would break warm connections.',
   });
+}
+
+/**
+ * The removal policy of a cache secret: a secret cannot be snapshotted, so SNAPSHOT deletes it (a cache
+ * restored from the snapshot gets new credentials); RETAIN keeps it with the retained cache.
+ */
+export function secretRemovalPolicy(policy: RemovalPolicy): RemovalPolicy {
+  return policy === RemovalPolicy.SNAPSHOT ? RemovalPolicy.DESTROY : policy;
+}
+
+/**
+ * The DeletionPolicy of a MemoryDB cluster or a serverless cache: CloudFormation ignores Snapshot on those
+ * types (their final snapshot is the `FinalSnapshotName` property), so SNAPSHOT becomes Delete plus that
+ * property.
+ */
+export function dataRemovalPolicy(policy: RemovalPolicy): RemovalPolicy {
+  return policy === RemovalPolicy.SNAPSHOT ? RemovalPolicy.DESTROY : policy;
 }

@@ -7,28 +7,46 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { AWS_METRICS } from '../src/config/env.js';
 import type {
   CacheBackend,
   CacheContext,
   ElastiCacheOptions,
   ElastiCacheServerlessOptions,
 } from './cache.js';
-import { ACCESS_STRING, acknowledgeSecretRotation, credentialsSecret, passwordOf } from './cache-auth.js';
+import {
+  ACCESS_STRING,
+  acknowledgeSecretRotation,
+  credentialsSecret,
+  dataRemovalPolicy,
+  passwordOf,
+  secretRemovalPolicy,
+} from './cache-auth.js';
+import { childName, finalSnapshotName } from './names.js';
 
-/** CloudWatch accepts at most 10 metrics in one alarm expression. */
-const MAX_NODE_METRICS = 10;
+/** CloudWatch accepts at most 10 metrics in one alarm's metric math expression. */
+export const MAX_METRICS_PER_ALARM = 10;
+
+/** The node ids in groups of at most 10: one expression (and one alarm) per group, so every node is watched. */
+function nodeGroups(ids: string[]): string[][] {
+  const groups: string[][] = [];
+  for (let i = 0; i < ids.length; i += MAX_METRICS_PER_ALARM)
+    groups.push(ids.slice(i, i + MAX_METRICS_PER_ALARM));
+  return groups;
+}
 
 function nodeMetrics(
   prefix: string,
   ids: string[],
+  first: number,
   metricName: string,
   statistic: string,
 ): Record<string, cloudwatch.IMetric> {
   return Object.fromEntries(
-    ids.slice(0, MAX_NODE_METRICS).map((id, i) => [
-      `${prefix}${i}`,
+    ids.map((id, i) => [
+      `${prefix}${first + i}`,
       new cloudwatch.Metric({
-        namespace: 'AWS/ElastiCache',
+        namespace: AWS_METRICS.elastiCacheNodeMemory.namespace,
         metricName,
         statistic,
         dimensionsMap: { CacheClusterId: id },
@@ -70,7 +88,7 @@ export function elastiCacheReplicationGroup(
   const authToken = new secretsmanager.Secret(scope, 'AuthToken', {
     description: 'tickset: ElastiCache AUTH token, read by Scheduler.fromEnv() at cold start',
     generateSecretString: { excludePunctuation: true, passwordLength: 64 },
-    removalPolicy,
+    removalPolicy: secretRemovalPolicy(removalPolicy),
   });
   acknowledgeSecretRotation(authToken);
   const subnetGroup = new elasticache.CfnSubnetGroup(scope, 'SubnetGroup', {
@@ -114,22 +132,43 @@ export function elastiCacheReplicationGroup(
       );
     }
   }
+  const groups = nodeGroups(nodeIds);
+  const of = (g: number) => (groups.length > 1 ? ` (nodes ${g * 10 + 1}-${g * 10 + groups[g]!.length})` : '');
   return {
     host: clusterMode ? group.attrConfigurationEndPointAddress : group.attrPrimaryEndPointAddress,
     port,
+    portAttribute: clusterMode ? group.attrConfigurationEndPointPort : group.attrPrimaryEndPointPort,
     cluster: clusterMode,
     tls: true,
     authSecret: authToken,
-    memoryUsagePercent: new cloudwatch.MathExpression({
-      expression: 'MAX(METRICS())',
-      usingMetrics: nodeMetrics('memory', nodeIds, 'DatabaseMemoryUsagePercentage', 'Maximum'),
-      label: 'cache memory used (%, fullest node)',
-    }),
-    evictions: new cloudwatch.MathExpression({
-      expression: 'SUM(FILL(METRICS(), 0))',
-      usingMetrics: nodeMetrics('evictions', nodeIds, 'Evictions', 'Sum'),
-      label: 'cache evictions',
-    }),
+    memoryUsagePercent: groups.map(
+      (ids, g) =>
+        new cloudwatch.MathExpression({
+          expression: 'MAX(METRICS())',
+          usingMetrics: nodeMetrics(
+            'memory',
+            ids,
+            g * MAX_METRICS_PER_ALARM,
+            AWS_METRICS.elastiCacheNodeMemory.metricName,
+            'Maximum',
+          ),
+          label: `cache memory used (%, fullest node)${of(g)}`,
+        }),
+    ),
+    evictions: groups.map(
+      (ids, g) =>
+        new cloudwatch.MathExpression({
+          expression: 'SUM(FILL(METRICS(), 0))',
+          usingMetrics: nodeMetrics(
+            'evictions',
+            ids,
+            g * MAX_METRICS_PER_ALARM,
+            AWS_METRICS.elastiCacheEvictions.metricName,
+            'Sum',
+          ),
+          label: `cache evictions${of(g)}`,
+        }),
+    ),
   };
 }
 
@@ -147,11 +186,12 @@ export function elastiCacheServerless(
       'watch the Evictions alarm: keys with a TTL (idempotency records) may be evicted near the limit.',
   );
   const username = 'tickset';
-  const secret = credentialsSecret(scope, username, removalPolicy);
+  const secret = credentialsSecret(scope, username, secretRemovalPolicy(removalPolicy));
   const password = passwordOf(secret);
+  // User and user group ids change with the properties that force their replacement (infra/names.ts).
   const user = new elasticache.CfnUser(scope, 'User', {
     engine: 'valkey',
-    userId: `${context.name}-app`,
+    userId: childName(scope, 'app', ['valkey', username]),
     userName: username,
     accessString: ACCESS_STRING,
     passwords: [password],
@@ -159,14 +199,14 @@ export function elastiCacheServerless(
   // A user group needs a user named `default`: this one is switched off.
   const defaultUser = new elasticache.CfnUser(scope, 'DefaultUser', {
     engine: 'valkey',
-    userId: `${context.name}-default`,
+    userId: childName(scope, 'default', ['valkey', 'default']),
     userName: 'default',
     accessString: 'off -@all',
     passwords: [password],
   });
   const userGroup = new elasticache.CfnUserGroup(scope, 'UserGroup', {
     engine: 'valkey',
-    userGroupId: context.name,
+    userGroupId: childName(scope, 'users', ['valkey']),
     userIds: [defaultUser.ref, user.ref],
   });
   const cache = new elasticache.CfnServerlessCache(scope, 'ServerlessCache', {
@@ -183,11 +223,13 @@ export function elastiCacheServerless(
       dataStorage: { maximum: maxGb, unit: 'GB' },
       ...(options.maxEcpuPerSecond ? { ecpuPerSecond: { maximum: options.maxEcpuPerSecond } } : {}),
     },
+    // CloudFormation ignores DeletionPolicy Snapshot on a serverless cache: the final snapshot is a property.
+    ...(removalPolicy === RemovalPolicy.SNAPSHOT ? { finalSnapshotName: finalSnapshotName() } : {}),
   });
-  cache.applyRemovalPolicy(removalPolicy);
+  cache.applyRemovalPolicy(dataRemovalPolicy(removalPolicy));
   const metric = (metricName: string, statistic: string) =>
     new cloudwatch.Metric({
-      namespace: 'AWS/ElastiCache',
+      namespace: AWS_METRICS.elastiCacheEvictions.namespace,
       metricName,
       statistic,
       dimensionsMap: { clusterId: context.name },
@@ -195,15 +237,18 @@ export function elastiCacheServerless(
   return {
     host: cache.attrEndpointAddress,
     port: 6379,
+    portAttribute: cache.attrEndpointPort,
     cluster: true,
     tls: true,
     authSecret: secret,
     username,
-    memoryUsagePercent: new cloudwatch.MathExpression({
-      expression: `100 * bytes / ${maxGb * 1e9}`,
-      usingMetrics: { bytes: metric('BytesUsedForCache', 'Maximum') },
-      label: `cache memory used (% of ${maxGb} GB)`,
-    }),
-    evictions: metric('Evictions', 'Sum'),
+    memoryUsagePercent: [
+      new cloudwatch.MathExpression({
+        expression: `100 * bytes / ${maxGb * 1e9}`,
+        usingMetrics: { bytes: metric(AWS_METRICS.elastiCacheServerlessBytes.metricName, 'Maximum') },
+        label: `cache memory used (% of ${maxGb} GB)`,
+      }),
+    ],
+    evictions: [metric(AWS_METRICS.elastiCacheServerlessEvictions.metricName, 'Sum')],
   };
 }

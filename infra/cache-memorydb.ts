@@ -7,8 +7,16 @@ import { Annotations, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as memorydb from 'aws-cdk-lib/aws-memorydb';
 import type { Construct } from 'constructs';
+import { AWS_METRICS } from '../src/config/env.js';
 import type { CacheBackend, CacheContext, MemoryDbOptions } from './cache.js';
-import { ACCESS_STRING, credentialsSecret, passwordOf } from './cache-auth.js';
+import {
+  ACCESS_STRING,
+  credentialsSecret,
+  dataRemovalPolicy,
+  passwordOf,
+  secretRemovalPolicy,
+} from './cache-auth.js';
+import { childName, finalSnapshotName } from './names.js';
 
 export function memoryDbCluster(
   scope: Construct,
@@ -33,24 +41,28 @@ export function memoryDbCluster(
         'until a replacement node recovers. Use replicasPerShard >= 1 for availability.',
     );
   }
-  // MemoryDB user names are regional and are what the client sends in AUTH.
-  const username = context.name;
-  const secret = credentialsSecret(scope, username, removalPolicy);
+  // MemoryDB user names are regional and are what the client sends in AUTH. The children's names change
+  // with the properties that force their replacement (infra/names.ts), so they can be replaced.
+  const username = childName(scope, 'user');
+  const secret = credentialsSecret(scope, username, secretRemovalPolicy(removalPolicy));
   const user = new memorydb.CfnUser(scope, 'User', {
     userName: username,
     accessString: ACCESS_STRING,
     authenticationMode: { Type: 'password', Passwords: [passwordOf(secret)] },
   });
-  const acl = new memorydb.CfnACL(scope, 'Acl', { aclName: context.name, userNames: [user.ref] });
+  const acl = new memorydb.CfnACL(scope, 'Acl', { aclName: childName(scope, 'acl'), userNames: [user.ref] });
+  const family = `memorydb_valkey${engineVersion.split('.')[0]}`;
+  const parametersDescription = 'tickset: noeviction (an evicted key is a lost job)';
   const parameters = new memorydb.CfnParameterGroup(scope, 'Parameters', {
-    parameterGroupName: context.name,
-    family: `memorydb_valkey${engineVersion.split('.')[0]}`,
-    description: 'tickset: noeviction (an evicted key is a lost job)',
+    parameterGroupName: childName(scope, 'params', [family, parametersDescription]),
+    family,
+    description: parametersDescription,
     parameters: { 'maxmemory-policy': 'noeviction' },
   });
+  const subnetsDescription = 'tickset cache subnets';
   const subnetGroup = new memorydb.CfnSubnetGroup(scope, 'SubnetGroup', {
-    subnetGroupName: context.name,
-    description: 'tickset cache subnets',
+    subnetGroupName: childName(scope, 'subnets', [subnetsDescription]),
+    description: subnetsDescription,
     subnetIds: context.subnetIds,
   });
   const cluster = new memorydb.CfnCluster(scope, 'Cluster', {
@@ -70,11 +82,13 @@ export function memoryDbCluster(
     ...(options.kmsKey ? { kmsKeyId: options.kmsKey.keyArn } : {}),
     snapshotRetentionLimit: options.snapshotRetentionDays ?? 1,
     autoMinorVersionUpgrade: true,
+    // CloudFormation ignores DeletionPolicy Snapshot on a MemoryDB cluster: the final snapshot is a property.
+    ...(removalPolicy === RemovalPolicy.SNAPSHOT ? { finalSnapshotName: finalSnapshotName() } : {}),
   });
-  cluster.applyRemovalPolicy(removalPolicy);
+  cluster.applyRemovalPolicy(dataRemovalPolicy(removalPolicy));
   const metric = (metricName: string, statistic: string) =>
     new cloudwatch.Metric({
-      namespace: 'AWS/MemoryDB',
+      namespace: AWS_METRICS.memoryDbMemory.namespace,
       metricName,
       statistic,
       dimensionsMap: { ClusterName: context.name },
@@ -86,7 +100,7 @@ export function memoryDbCluster(
     tls: true,
     authSecret: secret,
     username,
-    memoryUsagePercent: metric('DatabaseMemoryUsagePercentage', 'Maximum'),
-    evictions: metric('Evictions', 'Sum'),
+    memoryUsagePercent: [metric(AWS_METRICS.memoryDbMemory.metricName, 'Maximum')],
+    evictions: [metric(AWS_METRICS.memoryDbEvictions.metricName, 'Sum')],
   };
 }

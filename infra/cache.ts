@@ -16,7 +16,8 @@ import { memoryDbCluster } from './cache-memorydb.js';
 interface ManagedCacheOptions {
   /**
    * What happens to the cache (and its auth secret) when it leaves the stack. Jobs live in the cache: use
-   * `RemovalPolicy.SNAPSHOT` (replication group, MemoryDB) or `RETAIN` for production data.
+   * `RemovalPolicy.SNAPSHOT` (a final snapshot named `tickset-final-<stack UUID>` for every engine; the secret
+   * is deleted) or `RETAIN` (cache and secret stay) for production data.
    * @default RemovalPolicy.DESTROY
    */
   readonly removalPolicy?: RemovalPolicy;
@@ -105,16 +106,21 @@ export type CacheOptions =
 export interface CacheBackend {
   readonly host: string;
   readonly port: number;
+  /** The port as the resource reports it (a GetAtt), for the URL. @default - `port` */
+  readonly portAttribute?: string;
   readonly cluster: boolean;
   readonly tls: boolean;
   /** @default - no auth */
   readonly authSecret?: secretsmanager.ISecret;
   /** @default - the default user */
   readonly username?: string;
-  /** Memory use in percent of what the cache may hold. @default - no memory alarm */
-  readonly memoryUsagePercent?: cloudwatch.IMetric;
-  /** @default - no eviction alarm */
-  readonly evictions?: cloudwatch.IMetric;
+  /**
+   * Memory use in percent of what the cache may hold: one metric per group of at most 10 nodes (an alarm's
+   * metric math takes at most 10 metrics), so every node is watched. @default - no memory alarm
+   */
+  readonly memoryUsagePercent?: cloudwatch.IMetric[];
+  /** Evicted keys, one metric per group of at most 10 nodes. @default - no eviction alarm */
+  readonly evictions?: cloudwatch.IMetric[];
 }
 
 /** What an engine builder gets. */
@@ -145,10 +151,10 @@ export class TicksetCache extends Construct implements ec2.IConnectable {
   readonly tls: boolean;
   readonly authSecret?: secretsmanager.ISecret;
   readonly username?: string;
-  /** Memory use in percent (undefined for an existing endpoint). */
-  readonly memoryUsagePercent?: cloudwatch.IMetric;
-  /** Evicted keys (undefined for an existing endpoint). */
-  readonly evictions?: cloudwatch.IMetric;
+  /** Memory use in percent, one metric per group of at most 10 nodes (empty for an existing endpoint). */
+  readonly memoryUsagePercent: cloudwatch.IMetric[];
+  /** Evicted keys, one metric per group of at most 10 nodes (empty for an existing endpoint). */
+  readonly evictions: cloudwatch.IMetric[];
 
   constructor(scope: Construct, id: string, props: TicksetCacheProps) {
     super(scope, id);
@@ -193,11 +199,11 @@ export class TicksetCache extends Construct implements ec2.IConnectable {
       });
     }
     ({ host: this.host, port: this.port, cluster: this.cluster, tls: this.tls } = backend);
-    this.url = `${backend.tls ? 'rediss' : 'redis'}://${backend.host}:${backend.port}`;
+    this.url = `${backend.tls ? 'rediss' : 'redis'}://${backend.host}:${backend.portAttribute ?? backend.port}`;
     this.authSecret = backend.authSecret;
     this.username = backend.username;
-    this.memoryUsagePercent = backend.memoryUsagePercent;
-    this.evictions = backend.evictions;
+    this.memoryUsagePercent = backend.memoryUsagePercent ?? [];
+    this.evictions = backend.evictions ?? [];
   }
 
   /** Lets `peer` reach the cache port (ingress on the cache's security group). */

@@ -68,11 +68,7 @@ export class TicksetDashboard extends Construct {
         [props.tick.metricInvocations(), props.tick.metricErrors(), props.tick.metricThrottles()],
         [props.tick.metricDuration({ statistic: cloudwatch.Stats.MAXIMUM })],
       ),
-      graph(
-        'Cache',
-        props.cache.memoryUsagePercent ? [props.cache.memoryUsagePercent] : [],
-        props.cache.evictions ? [props.cache.evictions] : [],
-      ),
+      graph('Cache', props.cache.memoryUsagePercent, props.cache.evictions),
     );
     this.#handlerErrors = graph('Handler Lambda errors', []);
     this.#dlqDepths = graph('Handler dead-letter queues (messages)', []);

@@ -14,6 +14,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { ENV } from '../src/config/env.js';
 
 /** Finds the tickset package root (the directory whose package.json is named `tickset`). */
 function findPackageRoot(start: string): string {
@@ -85,7 +86,7 @@ export class TicksetFunction extends NodejsFunction {
       timeout: d.timeout,
       ...(existsSync(lockFile) ? { projectRoot: PACKAGE_ROOT, depsLockFilePath: lockFile } : {}),
       ...rest,
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...environment },
+      environment: { [ENV.nodeOptions]: '--enable-source-maps', ...environment },
       bundling: {
         ...d.bundling,
         externalModules: [...d.bundling.externalModules],

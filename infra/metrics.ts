@@ -21,16 +21,18 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { METRICS } from '../src/config/env.js';
+import { METRICS, type MetricEmitter, type MetricName, SERVICES } from '../src/config/env.js';
 
-/** The `service` dimension value of each emitter. */
-export const METRIC_SERVICES = { tick: 'tickset-tick', handler: 'tickset-handler' } as const;
+/** The `service` dimension value of each emitter (SERVICES in src/config/env.ts). */
+export const METRIC_SERVICES: Record<MetricEmitter, string> = {
+  tick: SERVICES.tick,
+  handler: SERVICES.handler,
+};
 
-/** Which runtime component emits a metric. */
-export type MetricEmitter = keyof typeof METRIC_SERVICES;
+export type { MetricEmitter } from '../src/config/env.js';
 
 /** A tickset metric name (see METRICS in src/config/env.ts). */
-export type TicksetMetricName = (typeof METRICS)[keyof typeof METRICS];
+export type TicksetMetricName = MetricName;
 
 /** Builds tickset's metrics for one namespace. Used by `ScheduledTasks.metric*()`. */
 export class TicksetMetrics {

@@ -15,8 +15,9 @@ export interface TicksetNetworkProps {
    */
   readonly vpc?: ec2.IVpc;
   /**
-   * NAT gateways of the new VPC. 0 is fine when no handler calls out of AWS: the tick and the handlers reach
-   * EventBridge and Secrets Manager through interface endpoints. Ignored when `vpc` is given.
+   * NAT gateways of the new VPC. With 0 the subnets are isolated: the tick and the handlers reach EventBridge
+   * and Secrets Manager through interface endpoints, and every other AWS service a handler calls needs an
+   * entry in `endpoints`; nothing outside AWS is reachable. Ignored when `vpc` is given.
    * @default 1
    */
   readonly natGateways?: number;
@@ -36,6 +37,13 @@ export interface TicksetNetworkProps {
    * @default true
    */
   readonly secretsManagerEndpoint?: boolean;
+  /**
+   * More endpoints for the services your handlers and producers call (SES, SNS, SQS, DynamoDB, S3, ...):
+   * interface endpoints (private DNS, reachable from handlers and producers) or gateway endpoints (routes in
+   * the tickset subnets). Created in a new or a given VPC.
+   * @default - none
+   */
+  readonly endpoints?: readonly (ec2.InterfaceVpcEndpointAwsService | ec2.GatewayVpcEndpointAwsService)[];
 }
 
 export class TicksetNetwork extends Construct {
@@ -49,6 +57,8 @@ export class TicksetNetwork extends Construct {
   };
   /** True when AWS APIs are reached through endpoints made here (else through NAT or existing endpoints). */
   readonly hasEndpoints: boolean;
+  /** The endpoints of the `endpoints` prop, in its order. */
+  readonly extraEndpoints: readonly (ec2.InterfaceVpcEndpoint | ec2.GatewayVpcEndpoint)[];
 
   constructor(scope: Construct, id: string, props: TicksetNetworkProps = {}) {
     super(scope, id);
@@ -88,6 +98,22 @@ export class TicksetNetwork extends Construct {
       this.vpc = vpc;
       this.vpcSubnets = props.vpcSubnets ?? { subnetType: privateType };
     }
+    this.extraEndpoints = (props.endpoints ?? []).map((service) => {
+      const short =
+        service instanceof ec2.GatewayVpcEndpointAwsService
+          ? (service.name.split('.').pop() ?? service.name)
+          : service.shortName;
+      const id = `Endpoint-${short.replace(/[^A-Za-z0-9]/g, '-')}`;
+      return service instanceof ec2.GatewayVpcEndpointAwsService
+        ? new ec2.GatewayVpcEndpoint(this, id, { vpc: this.vpc, service, subnets: [this.vpcSubnets] })
+        : new ec2.InterfaceVpcEndpoint(this, id, {
+            vpc: this.vpc,
+            service,
+            subnets: this.vpcSubnets,
+            privateDnsEnabled: true,
+            open: false,
+          });
+    });
     this.hasEndpoints = props.vpcEndpoints ?? !props.vpc;
     if (!this.hasEndpoints) {
       this.endpoints = {};
@@ -127,5 +153,13 @@ export class TicksetNetwork extends Construct {
     if (services.includes('events')) eventBridge?.connections.allowDefaultPortFrom(peer, 'EventBridge');
     if (services.includes('secrets'))
       secretsManager?.connections.allowDefaultPortFrom(peer, 'Secrets Manager');
+  }
+
+  /** Lets `peer` (a handler or producer) reach the interface endpoints of the `endpoints` prop. */
+  allowExtraEndpointsFrom(peer: ec2.IConnectable): void {
+    for (const endpoint of this.extraEndpoints) {
+      if (endpoint instanceof ec2.InterfaceVpcEndpoint)
+        endpoint.connections.allowDefaultPortFrom(peer, 'AWS API');
+    }
   }
 }

@@ -2,9 +2,9 @@
 import type { Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as sns from 'aws-cdk-lib/aws-sns';
+import type { Precision } from '../src/config/env.js';
 import type { TicksetAlarmOptions } from './alarms.js';
 import type { CacheOptions } from './cache.js';
-import type { Precision } from './tick.js';
 
 export interface ScheduledTasksProps {
   /**
@@ -15,12 +15,22 @@ export interface ScheduledTasksProps {
    */
   readonly vpc?: ec2.IVpc;
   /**
-   * NAT gateways of the new VPC (ignored when `vpc` is given). 0 is fine when no handler calls out of AWS:
-   * the tick and the handlers reach AWS through interface endpoints. One NAT gateway is a single-AZ
-   * dependency for outbound calls; use 2 for handlers that must keep calling out during an AZ outage.
+   * NAT gateways of the new VPC (ignored when `vpc` is given). With 0 the subnets are isolated: tickset
+   * itself reaches EventBridge and Secrets Manager through interface endpoints, but every other AWS service a
+   * handler or producer calls (SES, SNS, SQS, DynamoDB, S3, ...) needs an entry in `endpoints`, and nothing
+   * outside AWS is reachable. One NAT gateway is a single-AZ dependency for outbound calls; use 2 for
+   * handlers that must keep calling out during an AZ outage.
    * @default 1
    */
   readonly natGateways?: number;
+  /**
+   * More VPC endpoints for the AWS services your handlers and producers call, e.g.
+   * `[ec2.InterfaceVpcEndpointAwsService.SES, ec2.GatewayVpcEndpointAwsService.DYNAMODB]`. Interface
+   * endpoints get private DNS and admit handlers and producers on 443; gateway endpoints add routes to the
+   * tickset subnets. Needed with `natGateways: 0` for anything besides EventBridge and Secrets Manager.
+   * @default - none
+   */
+  readonly endpoints?: readonly (ec2.InterfaceVpcEndpointAwsService | ec2.GatewayVpcEndpointAwsService)[];
   /**
    * Subnets for the cache and tickset's Lambdas.
    * @default - the private subnets (with egress, or isolated with `natGateways: 0`)

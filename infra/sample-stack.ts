@@ -11,8 +11,11 @@ import type { ScheduledTasksProps } from './props.js';
 import { ScheduledTasks } from './scheduled-tasks.js';
 
 export interface TicksetSampleStackProps extends StackProps {
-  /** Passed to `ScheduledTasks`. @default - its defaults */
-  readonly tasks?: ScheduledTasksProps;
+  /**
+   * Passed to `ScheduledTasks`, or a function of the stack returning them (for props that need a scope, such
+   * as a VPC made in this stack). @default - its defaults
+   */
+  readonly tasks?: ScheduledTasksProps | ((stack: Stack) => ScheduledTasksProps);
 }
 
 const EXAMPLES = join(PACKAGE_ROOT, 'functions', 'examples');
@@ -22,7 +25,11 @@ export class TicksetSampleStack extends Stack {
 
   constructor(scope: Construct, id: string, props: TicksetSampleStackProps = {}) {
     super(scope, id, { description: 'tickset sample: scheduled tasks on AWS', ...props });
-    this.tasks = new ScheduledTasks(this, 'Tasks', props.tasks);
+    this.tasks = new ScheduledTasks(
+      this,
+      'Tasks',
+      typeof props.tasks === 'function' ? props.tasks(this) : props.tasks,
+    );
     const inVpc = { vpc: this.tasks.vpc, vpcSubnets: this.tasks.vpcSubnets };
 
     const sendReminder = new TicksetFunction(this, 'SendReminder', {

@@ -9,7 +9,7 @@
  * tasks.grantSchedule(producer);
  * ```
  */
-import { Lazy } from 'aws-cdk-lib';
+import { Lazy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -17,7 +17,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { DEFAULTS, ENV } from '../src/config/env.js';
+import { DEFAULTS, ENV, LAMBDA_ENVIRONMENT_MAX_BYTES, type Precision } from '../src/config/env.js';
 import { isValidNamespace } from '../src/core/keys.js';
 import { TicksetAlarms } from './alarms.js';
 import { TicksetCache } from './cache.js';
@@ -31,7 +31,7 @@ import {
 import { METRIC_SERVICES, type MetricEmitter, type TicksetMetricName, TicksetMetrics } from './metrics.js';
 import { TicksetNetwork } from './network.js';
 import type { ScheduledTasksProps } from './props.js';
-import { type Precision, Tick } from './tick.js';
+import { Tick } from './tick.js';
 
 export class ScheduledTasks extends Construct {
   readonly vpc: ec2.IVpc;
@@ -83,6 +83,7 @@ export class ScheduledTasks extends Construct {
       ...(props.natGateways !== undefined ? { natGateways: props.natGateways } : {}),
       ...(props.vpcSubnets ? { vpcSubnets: props.vpcSubnets } : {}),
       ...(props.vpcEndpoints !== undefined ? { vpcEndpoints: props.vpcEndpoints } : {}),
+      ...(props.endpoints ? { endpoints: props.endpoints } : {}),
       secretsManagerEndpoint: usesSecret,
     });
     this.vpc = this.network.vpc;
@@ -129,6 +130,8 @@ export class ScheduledTasks extends Construct {
         ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
       });
     }
+    this.node.addValidation({ validate: () => this.#environmentErrors() });
+
     if (props.dashboard !== false) {
       this.dashboard = new TicksetDashboard(this, 'Dashboard', {
         metrics: this.#metrics,
@@ -178,6 +181,7 @@ export class ScheduledTasks extends Construct {
     this.#routes.set(name, route);
     if (options.rateLimit) this.#rateLimits[name] = { ...options.rateLimit };
     this.#connect(fn, METRIC_SERVICES.handler, ['secrets']);
+    this.network.allowExtraEndpointsFrom(fn);
     if (this.#idempotencyTtlSeconds !== undefined) {
       if (this.#idempotencyTtlSeconds * 1000 < 2 * route.leaseMs) {
         throw new Error(
@@ -198,7 +202,35 @@ export class ScheduledTasks extends Construct {
    */
   grantSchedule(fn: lambda.Function): iam.Grant {
     this.#requireVpc(fn, 'grantSchedule()');
-    return this.#connect(fn, 'tickset-producer', ['secrets']);
+    this.network.allowExtraEndpointsFrom(fn);
+    return this.#connect(fn, undefined, ['secrets']);
+  }
+
+  /**
+   * Lambda rejects a function whose environment (keys and values) exceeds 4 KB, at deploy time. The tick's
+   * TICKSET_LEASES and TICKSET_RATE_LIMITS and everyone's TICKSET_HANDLERS grow with each handler, so synth
+   * checks every function tickset configures. A value that is a CloudFormation reference (bus name, secret
+   * ARN, cache endpoint) is counted as ESTIMATED_REFERENCE_BYTES.
+   */
+  #environmentErrors(): string[] {
+    const errors: string[] = [];
+    for (const fn of this.#connected) {
+      const sizes = environmentSizes(fn);
+      const total = sizes.reduce((sum, [, bytes]) => sum + bytes, 0);
+      if (total <= LAMBDA_ENVIRONMENT_MAX_BYTES) continue;
+      const largest = [...sizes]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 5)
+        .map(([name, bytes]) => `${name} ${bytes} B`)
+        .join(', ');
+      errors.push(
+        `The environment of ${fn.node.path} is about ${total} bytes, over Lambda's limit of ` +
+          `${LAMBDA_ENVIRONMENT_MAX_BYTES} bytes (keys and values), so the deploy would fail. Largest: ${largest}. ` +
+          `It grows with each handler (${this.#routes.size} now): use shorter handler names, or split the handlers ` +
+          'over several ScheduledTasks (namespaces).',
+      );
+    }
+    return errors;
   }
 
   #requireVpc(fn: lambda.Function, what: string): void {
@@ -210,8 +242,17 @@ export class ScheduledTasks extends Construct {
     }
   }
 
-  #connect(fn: lambda.Function, serviceName: string, apis: readonly ('events' | 'secrets')[]): iam.Grant {
-    if (!this.#connected.has(fn)) {
+  /**
+   * Cache access and the environment for `fn`. `serviceName` is given for the functions that emit metrics
+   * (tick, handlers): they also get the metrics namespace and their Powertools service name.
+   */
+  #connect(
+    fn: lambda.Function,
+    serviceName: string | undefined,
+    apis: readonly ('events' | 'secrets')[],
+  ): iam.Grant {
+    const first = !this.#connected.has(fn);
+    if (first) {
       this.#connected.add(fn);
       this.cache.grantConnect(fn, `tickset: ${fn.node.path}`);
       if (this.cache.authSecret) this.network.allowAwsApisFrom(fn, apis);
@@ -221,14 +262,24 @@ export class ScheduledTasks extends Construct {
         [ENV.namespace]: this.namespace,
         [ENV.shards]: String(this.#shards),
         [ENV.handlers]: Lazy.string({ produce: () => this.handlers.join(',') }),
-        [ENV.metricsNamespace]: this.#metrics.metricsNamespace,
-        POWERTOOLS_SERVICE_NAME: serviceName,
       };
       for (const [key, value] of Object.entries(environment)) fn.addEnvironment(key, value);
     }
-    return this.cache.authSecret
-      ? this.cache.authSecret.grantRead(fn)
-      : iam.Grant.drop(fn, 'no cache secret');
+    if (serviceName) {
+      fn.addEnvironment(ENV.metricsNamespace, this.#metrics.metricsNamespace);
+      fn.addEnvironment(ENV.serviceName, serviceName);
+    }
+    const secret = this.cache.authSecret;
+    if (!secret) return iam.Grant.drop(fn, 'no cache secret');
+    if (!first) return iam.Grant.drop(fn, 'cache secret already granted');
+    // Exactly what Scheduler.fromEnv() calls (src/redis/connection.ts): no DescribeSecret.
+    const grant = iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['secretsmanager:GetSecretValue'],
+      resourceArns: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+    });
+    secret.encryptionKey?.grantDecrypt(fn);
+    return grant;
   }
 
   /** One tickset metric from one emitter (see infra/metrics.ts for the dimension contract). */
@@ -279,4 +330,36 @@ export class ScheduledTasks extends Construct {
   metricTickHeartbeat(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.#metrics.tickHeartbeat(props);
   }
+}
+
+/** The size counted for an environment value that is a CloudFormation reference (an ARN is about 90-110). */
+export const ESTIMATED_REFERENCE_BYTES = 128;
+
+function estimatedBytes(value: unknown): number {
+  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value).length;
+  if (value && typeof value === 'object') {
+    const join = (value as Record<string, unknown>)['Fn::Join'];
+    if (Array.isArray(join) && Array.isArray(join[1])) {
+      const parts = join[1] as unknown[];
+      return (
+        parts.reduce<number>((sum, part) => sum + estimatedBytes(part), 0) +
+        Math.max(0, parts.length - 1) * estimatedBytes(join[0])
+      );
+    }
+  }
+  return ESTIMATED_REFERENCE_BYTES;
+}
+
+/** Each environment variable of `fn` with its (estimated) size in bytes, key included. */
+export function environmentSizes(fn: lambda.Function): [string, number][] {
+  const cfn = fn.node.defaultChild as lambda.CfnFunction;
+  const resolved = Stack.of(fn).resolve(cfn.environment) as
+    | { variables?: Record<string, unknown>; Variables?: Record<string, unknown> }
+    | undefined;
+  const variables = resolved?.variables ?? resolved?.Variables ?? {};
+  return Object.entries(variables).map(([name, value]) => [
+    name,
+    Buffer.byteLength(name, 'utf8') + estimatedBytes(value),
+  ]);
 }

@@ -16,7 +16,9 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { FROM_SOURCE, PACKAGE_ROOT, PrebuiltTicksetFunction, TicksetFunction } from './function.js';
 
-export type Precision = 'second' | 'minute';
+export type { Precision } from '../src/config/env.js';
+
+import type { Precision } from '../src/config/env.js';
 
 export interface TickProps {
   readonly precision: Precision;

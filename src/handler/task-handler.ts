@@ -22,7 +22,7 @@
  * the same transaction as your own record) to make them exactly-once.
  */
 import type { Context } from 'aws-lambda';
-import { DEFAULTS, ENV, METRICS } from '../config/env.js';
+import { DEFAULTS, ENV, METRICS, SERVICES } from '../config/env.js';
 import type { Engine } from '../core/engine.js';
 import type { JsonValue, TaskEventDetail } from '../core/types.js';
 import { ConfigurationError } from '../errors.js';
@@ -54,7 +54,9 @@ export function taskHandler<R = unknown, P = JsonValue>(
 ): (event: unknown, context?: Context) => Promise<TaskOutcome<R>> {
   const now = options.now ?? Date.now;
   const logPayloads = options.logPayloads ?? process.env[ENV.logPayloads] === 'true';
-  const ttl = options.idempotencyTtlSeconds ?? Number(process.env[ENV.idempotencyTtlSeconds] ?? 604_800);
+  const ttl =
+    options.idempotencyTtlSeconds ??
+    Number(process.env[ENV.idempotencyTtlSeconds] ?? DEFAULTS.idempotencyTtlSeconds);
   const batchConcurrency =
     options.batch?.concurrency ??
     (process.env[ENV.batchConcurrency]
@@ -76,11 +78,11 @@ export function taskHandler<R = unknown, P = JsonValue>(
       legacyRecords: options.legacyRecords ?? true,
       timeoutMs: options.timeoutMs,
       handler: options.handler,
-      log: options.logger ?? createLogger('tickset-handler'),
+      log: options.logger ?? createLogger(SERVICES.handler),
       sink:
         options.metrics ??
-        new PowertoolsMetricsSink(process.env[ENV.namespace] ?? 'tickset', {
-          serviceName: 'tickset-handler',
+        new PowertoolsMetricsSink(process.env[ENV.namespace] ?? DEFAULTS.namespace, {
+          serviceName: SERVICES.handler,
         }),
     };
     return settings;

@@ -3,11 +3,12 @@
  * Redis URLs are logged without credentials.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { ENV } from '../config/env.js';
 
 export type TicksetLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
 export function createLogger(serviceName: string, level?: string): Logger {
-  const logLevel = (level ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO').toUpperCase() as 'INFO';
+  const logLevel = (level ?? process.env[ENV.logLevel] ?? 'INFO').toUpperCase() as 'INFO';
   return new Logger({ serviceName, logLevel });
 }
 

@@ -7,9 +7,9 @@
  * also carry `Handler` in a second, per-handler metric set only where noted.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { DEFAULTS, type METRICS } from '../config/env.js';
+import { DEFAULTS, ENV, type MetricName } from '../config/env.js';
 
-export type MetricName = (typeof METRICS)[keyof typeof METRICS];
+export type { MetricName } from '../config/env.js';
 
 export interface MetricsSink {
   count(name: MetricName, value?: number): void;
@@ -46,8 +46,7 @@ export class PowertoolsMetricsSink implements MetricsSink {
   readonly metrics: Metrics;
   constructor(namespace: string, options: { metricsNamespace?: string; serviceName?: string } = {}) {
     this.metrics = new Metrics({
-      namespace:
-        options.metricsNamespace ?? process.env.POWERTOOLS_METRICS_NAMESPACE ?? DEFAULTS.metricsNamespace,
+      namespace: options.metricsNamespace ?? process.env[ENV.metricsNamespace] ?? DEFAULTS.metricsNamespace,
       serviceName: options.serviceName ?? 'tickset',
       defaultDimensions: { Namespace: namespace },
     });

@@ -1,9 +1,10 @@
 /** Reads the tick's configuration from the environment the CDK construct sets (see src/config/env.ts). */
+
+import type { Precision } from '../config/env.js';
 import { DEFAULTS, ENV } from '../config/env.js';
 import type { HandlerLimits } from '../core/engine.js';
 import type { BatchDeliveryLimits } from '../core/types.js';
 import { ConfigurationError } from '../errors.js';
-import type { Precision } from './loop.js';
 
 export interface TickConfig {
   readonly precision: Precision;

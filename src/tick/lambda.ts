@@ -4,6 +4,7 @@
  * Connections are made once per container and reused across invocations.
  */
 import type { Context } from 'aws-lambda';
+import { SERVICES } from '../config/env.js';
 import type { Engine } from '../core/engine.js';
 import { createLogger } from '../observability/logger.js';
 import { PowertoolsMetricsSink } from '../observability/metrics.js';
@@ -19,7 +20,7 @@ interface TickDeps {
 }
 
 let deps: Promise<TickDeps> | undefined;
-const logger = createLogger('tickset-tick');
+const logger = createLogger(SERVICES.tick);
 
 async function init(): Promise<TickDeps> {
   const config = tickConfigFromEnv();
@@ -46,7 +47,7 @@ export const handler = async (_event: unknown, context: Context): Promise<TickRe
     throw error;
   });
   const { engine, config, publisher } = await deps;
-  const metrics = new PowertoolsMetricsSink(engine.namespace, { serviceName: 'tickset-tick' });
+  const metrics = new PowertoolsMetricsSink(engine.namespace, { serviceName: SERVICES.tick });
   const loop = new TickLoop({
     engine,
     publisher,

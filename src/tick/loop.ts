@@ -25,7 +25,7 @@ import { silentLogger, type TicksetLogger } from '../observability/logger.js';
 import { type MetricsSink, NoopMetrics } from '../observability/metrics.js';
 import { Waker } from './waker.js';
 
-export type Precision = 'second' | 'minute';
+export type { Precision } from '../config/env.js';
 
 /** While a pass drains a backlog, cron series waiting for their next occurrence are armed this often. */
 const ARM_DURING_DRAIN_EVERY_MS = 1000;

@@ -129,7 +129,7 @@ describe('MemoryDB', () => {
         Ref: logicalId(template, 'AWS::SecretsManager::Secret', 'Credentials'),
       },
     });
-    expect(s.tasks.cache.username).toMatch(/^tickset-[0-9a-f]{12}$/);
+    expect(s.tasks.cache.username).toMatch(/^tickset-user-[0-9a-f]{12}$/);
   });
 
   it('alarms on MemoryDB memory and evictions', () => {

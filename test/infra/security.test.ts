@@ -67,7 +67,7 @@ describe('network access and IAM', () => {
         Statement: [
           { Action: 'events:PutEvents', Effect: 'Allow', Resource: { 'Fn::GetAtt': [busId, 'Arn'] } },
           {
-            Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+            Action: 'secretsmanager:GetSecretValue',
             Effect: 'Allow',
             Resource: { Ref: secretId },
           },
@@ -99,9 +99,7 @@ describe('network access and IAM', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: logicalId(template, 'AWS::IAM::Role', 'ProducerServiceRole') }],
       PolicyDocument: {
-        Statement: [
-          Match.objectLike({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'] }),
-        ],
+        Statement: [Match.objectLike({ Action: 'secretsmanager:GetSecretValue' })],
       },
     });
     expect(environmentOf(template, 'Producer')).toMatchObject({
@@ -109,8 +107,9 @@ describe('network access and IAM', () => {
       TICKSET_HANDLERS: 'send-reminder',
       TICKSET_REDIS_TLS: 'true',
       TICKSET_REDIS_CLUSTER: 'false',
-      POWERTOOLS_SERVICE_NAME: 'tickset-producer',
     });
+    // A producer emits no tickset metrics: no Powertools settings.
+    expect(environmentOf(template, 'Producer').POWERTOOLS_SERVICE_NAME).toBeUndefined();
   });
 
   it('leaves the bystander without cache access or tickset environment', () => {
