@@ -86,7 +86,7 @@ export class TicksetFunction extends NodejsFunction {
       timeout: d.timeout,
       ...(existsSync(lockFile) ? { projectRoot: PACKAGE_ROOT, depsLockFilePath: lockFile } : {}),
       ...rest,
-      environment: { [ENV.nodeOptions]: '--enable-source-maps', ...environment },
+      environment: { ...SOURCE_MAPS, ...environment },
       bundling: {
         ...d.bundling,
         externalModules: [...d.bundling.externalModules],
@@ -94,15 +94,21 @@ export class TicksetFunction extends NodejsFunction {
         esbuildArgs: { ...d.bundling.esbuildArgs },
         ...bundling,
       },
-      logGroup:
-        props.logGroup ??
-        new logs.LogGroup(scope, `${id}LogGroup`, {
-          retention: logRetention ?? d.logRetention,
-          removalPolicy: RemovalPolicy.DESTROY,
-        }),
+      logGroup: props.logGroup ?? newLogGroup(scope, id, logRetention),
     });
     acknowledgeDefaults(this);
   }
+}
+
+/** Stack traces in the logs point into the TypeScript sources (the bundles ship source maps). */
+const SOURCE_MAPS = { [ENV.nodeOptions]: '--enable-source-maps' };
+
+/** The function's own log group, deleted with the stack. */
+function newLogGroup(scope: Construct, id: string, retention: logs.RetentionDays | undefined): logs.LogGroup {
+  return new logs.LogGroup(scope, `${id}LogGroup`, {
+    retention: retention ?? TICKSET_FUNCTION_DEFAULTS.logRetention,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
 }
 
 /** cdk-nag acknowledgements that hold for every function with tickset's defaults. */
@@ -153,13 +159,8 @@ export class PrebuiltTicksetFunction extends lambda.Function {
       ...rest,
       code: lambda.Code.fromAsset(bundleDir),
       handler: `index.${handler}`,
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...environment },
-      logGroup:
-        props.logGroup ??
-        new logs.LogGroup(scope, `${id}LogGroup`, {
-          retention: logRetention ?? d.logRetention,
-          removalPolicy: RemovalPolicy.DESTROY,
-        }),
+      environment: { ...SOURCE_MAPS, ...environment },
+      logGroup: props.logGroup ?? newLogGroup(scope, id, logRetention),
     });
     acknowledgeDefaults(this);
   }

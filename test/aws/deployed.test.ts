@@ -1,29 +1,5 @@
-/**
- * The AWS path as deployed, in emulated AWS: the sample app's synthesized template and its bundled Lambda
- * assets (cdk.out), run against moto (EventBridge with the template's rules, SQS, Secrets Manager) and a
- * private TLS redis-server with a password.
- *
- * - moto gets the event bus and every rule of the template with its exact EventPattern; each handler
- *   Lambda target is replaced by an SQS queue that stands in for it. The cache secret is in moto's Secrets
- *   Manager.
- * - The bundled tick, producer and handlers run in child `node` processes with the Lambda environment of
- *   the template, whose Ref/GetAtt values go through ONE substitution map (bus name, secret ARN, cache
- *   endpoint). Their AWS calls go through a recording proxy (per function) to moto.
- * - The handlers get each SQS message body, the EventBridge event, exactly as Lambda would pass it, some
- *   twice (duplicate deliveries).
- * - Then the same bundled tick runs once against the fault-injecting loopback EventBridge
- *   (test/support/eventbridge-loopback.ts): moto accepts every well-formed PutEvents entry, so partial
- *   failure stays with the loopback.
- *
- * The same run feeds the runtime/infra contract tests: the EMF lines the bundles printed against every
- * metric the alarms and dashboard read; the environment variables the bundles read (instrumented
- * process.env) against what the template sets; the AWS actions they called against their IAM roles.
- */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CreateEventBusCommand,
@@ -47,6 +23,7 @@ import {
 import { connect } from '../../src/redis/connection.js';
 import { startEventBridgeLoopback } from '../support/eventbridge-loopback.js';
 import { freePort, type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
+import { makeTestCertificates, type TestCertificates } from '../support/tls-certs.js';
 import {
   ACCOUNT,
   CREDENTIALS,
@@ -88,6 +65,7 @@ const OPTIONAL_ENV = new Set<string>([
   ENV.logLevel,
   ENV.redisUrlFallback,
   ENV.serviceName, // Powertools reads it; tickset names its services in code (SERVICES)
+  ENV.redisIamAuth, // opt-in IAM auth to the cache: unset means password auth (the default)
   ENV.batchDelivery, // tick: only when a handler has the batch option
   ENV.batchConcurrency, // handlers: the wrapper's default (8) unless set
 ]);
@@ -113,7 +91,7 @@ interface Fn {
 
 let assembly: Assembly;
 let template: Json;
-let dir: string;
+let certs: TestCertificates;
 let redis: RedisServerHandle;
 let moto: Moto;
 let partner: Server;
@@ -182,64 +160,13 @@ function resolveWith(map: Record<string, string>, value: Json): string {
   throw new Error(`no substitution for ${JSON.stringify(value)}`);
 }
 
-function openssl(args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
 async function startTlsRedis(): Promise<RedisServerHandle> {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl([
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=tickset e2e CA',
-  ]);
-  openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  openssl([
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.crt',
-    '-days',
-    '1',
-    '-extfile',
-    'san.ext',
-  ]);
+  certs = makeTestCertificates();
   const port = await freePort();
   return await startRedisServer({
     port,
-    args: [
-      '--port',
-      '0',
-      '--tls-port',
-      String(port),
-      '--tls-cert-file',
-      join(dir, 'server.crt'),
-      '--tls-key-file',
-      join(dir, 'server.key'),
-      '--tls-ca-cert-file',
-      join(dir, 'ca.crt'),
-      '--tls-auth-clients',
-      'no',
-      '--requirepass',
-      TOKEN,
-    ],
-    cliArgs: ['--tls', '--cacert', join(dir, 'ca.crt'), '-a', TOKEN, '--no-auth-warning'],
+    args: ['--port', '0', ...certs.tlsArgs(port), '--requirepass', TOKEN],
+    cliArgs: ['--tls', '--cacert', certs.caPath, '-a', TOKEN, '--no-auth-warning'],
   });
 }
 
@@ -253,7 +180,7 @@ function lambdaEnv(fn: Fn, endpoint: string, extra: Record<string, string> = {})
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
     AWS_LAMBDA_FUNCTION_NAME: fn.logicalId,
     AWS_ENDPOINT_URL: endpoint,
-    NODE_EXTRA_CA_CERTS: join(dir, 'ca.crt'),
+    NODE_EXTRA_CA_CERTS: certs.caPath,
     TZ: 'UTC',
     ...extra,
   };
@@ -287,7 +214,6 @@ function scheduledEvent(): Json {
 
 beforeAll(async () => {
   const started = Date.now();
-  dir = mkdtempSync(join(tmpdir(), 'tickset-e2e-'));
   [assembly, moto, redis] = await Promise.all([
     synthesizedVariants(),
     startMoto(),
@@ -365,7 +291,7 @@ beforeAll(async () => {
   // Jobs: written by the test's own client over TLS with the password (and one by the producer bundle).
   const namespace = functions.get('TasksTick')!.env[ENV.namespace]!;
   const client = connect(`rediss://:${TOKEN}@localhost:${redis.port}`, {
-    redisOptions: { tls: { ca: readFileSync(join(dir, 'ca.crt'), 'utf8') } },
+    redisOptions: { tls: { ca: certs.ca } },
   });
   const scheduler = new Scheduler({ redis: client, namespace });
   const now = Date.now();
@@ -560,7 +486,7 @@ afterAll(async () => {
   await new Promise((r) => (partner ? partner.close(r) : r(undefined)));
   await moto?.stop();
   await redis?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  certs?.remove();
 });
 
 describe('the bundled stack in emulated AWS (moto)', () => {

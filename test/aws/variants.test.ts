@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { EXPECTED_ACKNOWLEDGEMENTS } from '../infra/support.js';
 import {
   type Assembly,
   readTemplate,
@@ -18,15 +19,6 @@ import {
 
 const run = promisify(execFile);
 const CONFIG = join(import.meta.dirname, 'cfnlintrc.yaml');
-
-/** Every acknowledgement the variants make; a new one needs a reason and a review. */
-const EXPECTED_ACKNOWLEDGEMENTS = [
-  'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-  'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-  'AwsSolutions-L1',
-  'AwsSolutions-SMG4',
-  'AwsSolutions-SQS3',
-];
 
 interface Resource {
   Type: string;

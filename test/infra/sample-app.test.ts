@@ -19,17 +19,9 @@ import { ACCESS_STRING } from '../../infra/cache-auth.js';
 import { createSampleApp, type TicksetSampleStack } from '../../infra/sample-stack.js';
 import { Scheduler } from '../../src/client/scheduler.js';
 import { newClient, randomNamespace, redisUrl } from '../support/context.js';
+import { EXPECTED_ACKNOWLEDGEMENTS } from './support.js';
 
 const run = promisify(execFile);
-
-/** Every acknowledgement the sample app makes; a new one needs a reason and a review. */
-const EXPECTED_ACKNOWLEDGEMENTS = [
-  'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-  'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-  'AwsSolutions-L1',
-  'AwsSolutions-SMG4',
-  'AwsSolutions-SQS3',
-];
 
 describe('sample app', () => {
   let outdir: string;

@@ -4,85 +4,32 @@
  * `connect(url, { redisOptions: { tls: { ca } } })`. A client that does not trust the CA never talks to the
  * server in clear: its commands fail once the time-out the caller sets is up (ioredis retries TLS errors).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Scheduler } from '../../src/client/scheduler.js';
 import { connect, type RedisClient } from '../../src/redis/connection.js';
 import { freePort, type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
+import { makeTestCertificates, type TestCertificates } from '../support/tls-certs.js';
 
-let dir: string;
+let certs: TestCertificates;
 let server: RedisServerHandle;
 let ca: string;
 const opened: RedisClient[] = [];
 
-function openssl(args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tickset-tls-'));
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl([
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=tickset test CA',
-  ]);
-  openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  openssl([
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.crt',
-    '-days',
-    '1',
-    '-extfile',
-    'san.ext',
-  ]);
-  ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
+  certs = makeTestCertificates();
+  ca = certs.ca;
   const port = await freePort();
   server = await startRedisServer({
     port,
-    args: [
-      '--port',
-      '0',
-      '--tls-port',
-      String(port),
-      '--tls-cert-file',
-      join(dir, 'server.crt'),
-      '--tls-key-file',
-      join(dir, 'server.key'),
-      '--tls-ca-cert-file',
-      join(dir, 'ca.crt'),
-      '--tls-auth-clients',
-      'no',
-    ],
-    cliArgs: ['--tls', '--cacert', join(dir, 'ca.crt')],
+    args: ['--port', '0', ...certs.tlsArgs(port)],
+    cliArgs: ['--tls', '--cacert', certs.caPath],
   });
 });
 
 afterAll(async () => {
   for (const client of opened) client.disconnect();
   await server?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  certs?.remove();
 });
 
 function track(client: RedisClient): RedisClient {

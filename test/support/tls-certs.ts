@@ -1,6 +1,6 @@
 /**
  * A throw-away CA and a server certificate for 127.0.0.1 / localhost, made with openssl in a temp dir, for
- * tests that need a TLS redis-server (as test/security/tls.test.ts does inline).
+ * tests that need a TLS redis-server.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,8 @@ export interface TestCertificates {
   readonly dir: string;
   /** The CA certificate (PEM), for `tls: { ca }`. */
   readonly ca: string;
+  /** Path of the CA certificate file (for `redis-cli --cacert`, `NODE_EXTRA_CA_CERTS`). */
+  readonly caPath: string;
   /** `redis-server` arguments for a TLS port with these certificates (clients not asked for certificates). */
   tlsArgs(tlsPort: number): string[];
   remove(): void;
@@ -57,6 +59,7 @@ export function makeTestCertificates(): TestCertificates {
   return {
     dir,
     ca: readFileSync(join(dir, 'ca.crt'), 'utf8'),
+    caPath: join(dir, 'ca.crt'),
     tlsArgs: (tlsPort) => [
       '--tls-port',
       String(tlsPort),
