@@ -2,7 +2,8 @@
  * One system's end-to-end runs in a process of its own, so that neither system's code (they share
  * ioredis) nor heap affects the other's runs. Warms up with `warmups` unmeasured runs (the JIT and both
  * processes' allocators reach their steady state over a few hundred thousand tasks), then prints one JSON
- * line: the measured runs. Usage: e2e-child.ts <tickset|bullmq> <redis url> <n> <concurrency> <warmups> <runs>
+ * line: the measured runs. Usage: e2e-child.ts <tickset|tickset-batched|bullmq> <redis url> <n> <concurrency>
+ * <warmups> <runs> (`tickset-batched`: batched delivery, bench/tickset/e2e.ts).
  */
 import { bullmqProcessing } from './bullmq/e2e.js';
 import type { Throughput } from './cpu.js';
@@ -15,8 +16,8 @@ if (!system || !url || !n || !concurrency || !warmups || !runs) {
 }
 const redis = attachBenchRedis(url);
 const run: () => Promise<Throughput> =
-  system === 'tickset'
-    ? () => ticksetEndToEnd(redis, Number(n), Number(concurrency))
+  system === 'tickset' || system === 'tickset-batched'
+    ? () => ticksetEndToEnd(redis, Number(n), Number(concurrency), system === 'tickset-batched')
     : () => bullmqProcessing(redis, Number(n), Number(concurrency), 'wait');
 try {
   for (let i = 0; i < Number(warmups); i++) await run();

@@ -11,7 +11,7 @@ import type { BenchRedis } from './redis.js';
 const CHILD = join(import.meta.dirname, 'e2e-child.ts');
 
 export async function isolatedEndToEnd(
-  system: 'tickset' | 'bullmq',
+  system: 'tickset' | 'tickset-batched' | 'bullmq',
   redis: BenchRedis,
   n: number,
   concurrency: number,

@@ -37,6 +37,7 @@ const FIGURES = [
   'claim',
   'unpark',
   'e2e',
+  'e2e-batched',
   'lateness',
   'backlog',
   'ceiling',
@@ -466,6 +467,27 @@ async function main(): Promise<void> {
       figures.endToEnd = e2e;
     }
 
+    // Batched delivery (startLocal's `batch` option) against the same Worker: in a fresh process without
+    // warm-up (one measured run per process), and warmed up as the e2e figure is.
+    const e2eBatched: { label: string; pair: Pair }[] = [];
+    if (want('e2e-batched')) {
+      for (const [label, warmups] of [
+        ['fresh process, no warm-up', 0],
+        ['warmed', cfg.e2eWarmups],
+      ] as const) {
+        log(`end to end, batched delivery (${label}): ${cfg.e2eN} due jobs, concurrency ${cfg.concurrency}`);
+        const pair = throughputPair(
+          await interleaved(
+            cfg.runs,
+            () => isolatedEndToEnd('tickset-batched', redis, cfg.e2eN, cfg.concurrency, warmups),
+            () => isolatedEndToEnd('bullmq', redis, cfg.e2eN, cfg.concurrency, warmups),
+          ),
+        );
+        e2eBatched.push({ label, pair });
+      }
+      figures.endToEndBatched = Object.fromEntries(e2eBatched.map((b) => [b.label, b.pair]));
+    }
+
     const lateness: LatenessResult[] = [];
     if (want('lateness')) {
       for (const hz of cfg.latenessHz100 ? [10, 100] : [10]) {
@@ -628,6 +650,18 @@ async function main(): Promise<void> {
         ratio: ratio(e2e.tickset, e2e.bullmq),
         target: '>= 3x',
         met: yes(r >= 3, `${r.toFixed(2)}x`),
+      });
+    }
+    for (const { label, pair } of e2eBatched) {
+      const r = pair.tickset.median / (pair.bullmq?.median ?? Number.NaN);
+      rows.push({
+        figure: `end to end with batched delivery (100 per batch), ${label}, concurrency ${cfg.concurrency}`,
+        unit: 'jobs/s',
+        tickset: cell(pair.tickset, int),
+        bullmq: cell(pair.bullmq, int),
+        ratio: ratio(pair.tickset, pair.bullmq),
+        target: '>= 5x',
+        met: yes(r >= 5, `${r.toFixed(2)}x`),
       });
     }
     for (const l of lateness) {

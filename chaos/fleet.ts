@@ -15,7 +15,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../src/core/engine.js';
-import type { TaskEventDetail } from '../src/core/types.js';
+import { TASK_BATCH_EVENT_VERSION, type TaskBatchDetail, type TaskEventDetail } from '../src/core/types.js';
 import { type Task, type TaskOutcome, taskHandler } from '../src/handler/task-handler.js';
 import type { TicksetLogger } from '../src/observability/logger.js';
 import { InMemoryMetrics } from '../src/observability/metrics.js';
@@ -80,6 +80,9 @@ export interface InvocationRecord {
 
 export interface FleetCounters {
   delivered: number;
+  /** Entries that were batch events (batched delivery), and the tasks they carried. */
+  batchEvents: number;
+  batchedTasks: number;
   duplicatesInjected: number;
   failuresInjected: number;
   failuresBeforeEffect: number;
@@ -92,7 +95,9 @@ export interface FleetCounters {
 }
 
 interface Pending {
-  readonly detail: TaskEventDetail;
+  /** The event's tasks: one, or those of a batch event (`batch`). */
+  readonly details: readonly TaskEventDetail[];
+  readonly batch: boolean;
   readonly event: unknown;
   readonly duplicate: boolean;
   readonly acceptedAt: number;
@@ -103,6 +108,8 @@ export class HandlerFleet {
   readonly invocations: InvocationRecord[] = [];
   readonly counters: FleetCounters = {
     delivered: 0,
+    batchEvents: 0,
+    batchedTasks: 0,
     duplicatesInjected: 0,
     failuresInjected: 0,
     failuresBeforeEffect: 0,
@@ -118,7 +125,8 @@ export class HandlerFleet {
   readonly #random: () => number;
   readonly #redis: RedisClient;
   readonly #wrappers = new Map<string, (event: unknown) => Promise<TaskOutcome<unknown>>>();
-  readonly #invocation = new AsyncLocalStorage<InvocationRecord>();
+  /** The invocation records of the running wrapper call, by task id (a batch has one per task). */
+  readonly #invocation = new AsyncLocalStorage<ReadonlyMap<string, InvocationRecord>>();
   readonly #queue: Pending[] = [];
   #cursor = 0;
   #running = 0;
@@ -185,7 +193,21 @@ export class HandlerFleet {
   #take(delivered: readonly DeliveredEntry[]): void {
     while (this.#cursor < delivered.length) {
       const entry = delivered[this.#cursor++]!;
-      const detail = JSON.parse(entry.entry.Detail ?? 'null') as TaskEventDetail;
+      const detail = JSON.parse(entry.entry.Detail ?? 'null') as TaskEventDetail | TaskBatchDetail;
+      const batch = detail.v === TASK_BATCH_EVENT_VERSION;
+      const details: TaskEventDetail[] = batch
+        ? (detail as TaskBatchDetail).tasks.map((t) => ({
+            ...t,
+            v: 1,
+            handler: detail.handler,
+            namespace: detail.namespace,
+            shard: detail.shard,
+          }))
+        : [detail as TaskEventDetail];
+      if (batch) {
+        this.counters.batchEvents++;
+        this.counters.batchedTasks += details.length;
+      }
       const event = {
         version: '0',
         id: entry.eventId,
@@ -199,16 +221,16 @@ export class HandlerFleet {
       };
       this.counters.delivered++;
       const acceptedAt = Date.now();
-      this.#enqueue({ detail, event, duplicate: false, acceptedAt });
+      this.#enqueue({ details, batch, event, duplicate: false, acceptedAt });
       if (this.#random() < this.#params.duplicateRate) {
         this.counters.duplicatesInjected++;
         const delay = this.#random() < 0.4 ? 0 : this.#random() * this.#params.duplicateDelayMaxMs;
-        if (delay === 0) this.#enqueue({ detail, event, duplicate: true, acceptedAt });
+        if (delay === 0) this.#enqueue({ details, batch, event, duplicate: true, acceptedAt });
         else {
           this.#delayedDuplicates++;
           setTimeout(() => {
             this.#delayedDuplicates--;
-            this.#enqueue({ detail, event, duplicate: true, acceptedAt });
+            this.#enqueue({ details, batch, event, duplicate: true, acceptedAt });
           }, delay);
         }
       }
@@ -231,30 +253,45 @@ export class HandlerFleet {
     }
   }
 
-  async #invoke({ detail, event, duplicate, acceptedAt }: Pending): Promise<void> {
-    const record: InvocationRecord = {
-      inv: this.invocations.length,
-      id: detail.id,
-      handler: detail.handler,
-      key: detail.idempotencyKey,
-      attempt: detail.attempt,
-      claimToken: detail.claimToken,
-      leaseUntil: detail.leaseUntil,
-      duplicate,
-      acceptedAt,
-      start: Date.now(),
-    };
-    this.invocations.push(record);
-    const wrapper = this.#wrappers.get(detail.handler);
+  async #invoke({ details, batch, event, duplicate, acceptedAt }: Pending): Promise<void> {
+    const start = Date.now();
+    const records = details.map((detail) => {
+      const record: InvocationRecord = {
+        inv: this.invocations.length,
+        id: detail.id,
+        handler: detail.handler,
+        key: detail.idempotencyKey,
+        attempt: detail.attempt,
+        claimToken: detail.claimToken,
+        leaseUntil: detail.leaseUntil,
+        duplicate,
+        acceptedAt,
+        start,
+      };
+      this.invocations.push(record);
+      return record;
+    });
+    const handler = details[0]?.handler ?? '';
+    const wrapper = this.#wrappers.get(handler);
     try {
-      if (!wrapper) throw new Error(`no chaos handler named ${detail.handler}`);
-      const outcome = await this.#invocation.run(record, () => wrapper(event));
-      record.status = outcome.status;
+      if (!wrapper) throw new Error(`no chaos handler named ${handler}`);
+      const byId = new Map(records.map((r) => [r.id, r]));
+      const outcome = await this.#invocation.run(byId, () => wrapper(event));
+      if (batch && outcome.status === 'batch') {
+        outcome.outcomes.forEach((o, i) => {
+          records[i]!.status = o.status;
+        });
+      } else if (batch) {
+        throw new Error(`a batch event ended as ${outcome.status}`);
+      } else records[0]!.status = outcome.status;
     } catch (error) {
-      record.status = 'threw';
-      record.error = (error as Error).message;
+      for (const record of records) {
+        record.status = 'threw';
+        record.error = (error as Error).message;
+      }
     } finally {
-      record.end = Date.now();
+      const end = Date.now();
+      for (const record of records) record.end = end;
     }
   }
 
@@ -273,7 +310,7 @@ export class HandlerFleet {
 
   /** The user function: log, maybe misbehave, write the keyed effect. */
   async #execute(task: Task): Promise<{ ok: true }> {
-    const invocation = this.#invocation.getStore();
+    const invocation = this.#invocation.getStore()?.get(task.id);
     const behaviour = this.#behaviour(task.handler);
     const record: ExecutionRecord = {
       seq: this.executions.length,

@@ -67,6 +67,12 @@ export interface ChaosParams {
   readonly duplicateRate: number;
   /** Longest delay of an on-purpose duplicate (0 = at once, concurrently with the original). */
   readonly duplicateDelayMaxMs: number;
+  /**
+   * Handlers delivered in batches (batched delivery: the ticks pack their tasks of one shard into one
+   * PutEvents entry, the wrapper runs the batch), with the most tasks per entry. The others get one
+   * entry per task.
+   */
+  readonly batched: Readonly<Record<string, { readonly maxTasks: number }>>;
   /** Handler invocations running at once in the parent (the "Lambda" concurrency). */
   readonly handlerConcurrency: number;
   /**
@@ -111,6 +117,7 @@ const BASE: Omit<ChaosParams, 'seed'> = {
   slowHangRate: 0.05,
   duplicateRate: 0.02,
   duplicateDelayMaxMs: 3_000,
+  batched: { 'chaos.keyed': { maxTasks: 20 }, 'chaos.every': { maxTasks: 20 } },
   handlerConcurrency: 128,
   backpressureBacklog: 384,
   drainTimeoutMs: 600_000,

@@ -61,6 +61,9 @@ export interface ChaosReport {
     readonly accepted: number;
     readonly duplicatesInjected: number;
     readonly invocations: number;
+    /** Entries that were batch events, and the tasks in them. */
+    readonly batchEvents: number;
+    readonly batchedTasks: number;
     readonly byStatus: Record<string, number>;
   };
   readonly handlerFaults: {
@@ -184,6 +187,7 @@ export async function runChaos(
     extraPassEveryMs: params.extraPassEveryMs,
     batchSize: 100,
     maxUnpublished: 400,
+    batch: params.batched,
   });
   const redisRestarts: string[] = [];
   let drainMs: number | undefined;
@@ -317,6 +321,8 @@ export async function runChaos(
       accepted: c.delivered,
       duplicatesInjected: c.duplicatesInjected,
       invocations: fleet.invocations.length,
+      batchEvents: c.batchEvents,
+      batchedTasks: c.batchedTasks,
       byStatus,
     },
     handlerFaults: {

@@ -32,6 +32,8 @@ export interface TickProcessConfig {
   readonly batchSize: number;
   /** Most tasks claimed and not yet published, per process (the tick claims no more than it can send). */
   readonly maxUnpublished: number;
+  /** Batched delivery per handler (as `TICKSET_BATCH` sets it on AWS). */
+  readonly batch: Readonly<Record<string, { readonly maxTasks: number }>>;
 }
 
 /**
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
       maxAttempts: 3,
       baseDelayMs: 20,
       maxDelayMs: 200,
+      batch: config.batch,
     }),
     config.maxUnpublished,
   );

@@ -25,6 +25,16 @@ export interface HandlerRateLimit {
   readonly maxInFlight?: number;
 }
 
+/** Batched delivery of one handler (see `AddHandlerOptions.batch`). */
+export interface HandlerBatchOptions {
+  /** Most tasks in one event. @default 100 */
+  readonly maxTasks?: number;
+  /** Most bytes of one PutEvents entry (EventBridge bills each started 64 KB as one event). @default 65536 */
+  readonly maxBytes?: number;
+  /** Tasks of one batch running at once in the handler. @default 8 */
+  readonly concurrency?: number;
+}
+
 export interface AddHandlerOptions {
   /** Claim-rate limits for this handler (TICKSET_RATE_LIMITS). @default - none */
   readonly rateLimit?: HandlerRateLimit;
@@ -36,6 +46,16 @@ export interface AddHandlerOptions {
   readonly asyncMaxEventAge?: Duration;
   /** Added to the lease on top of the delivery ages and the function timeout. @default Duration.seconds(30) */
   readonly leaseMargin?: Duration;
+  /**
+   * Batched delivery: the tick packs this handler's claimed tasks of one shard into one event (up to
+   * `maxTasks` tasks and `maxBytes` bytes; TICKSET_BATCH), and the wrapper runs them inside one invocation,
+   * `concurrency` at a time (TICKSET_BATCH_CONCURRENCY), each acked or failed on its own. The lease is the
+   * same as without batching: the wrapper starts no task it has no time for before the function's timeout
+   * and releases it instead (src/handler/batch.ts), so a batch never outlives the invocation. Deploy the
+   * handler before (or with) the tick that sends it batches (docs/DEPLOY.md, "Upgrading").
+   * @default - one event per task
+   */
+  readonly batch?: HandlerBatchOptions;
   /** Where EventBridge puts events it could not deliver. @default - a new SQS queue, SSE, TLS only, 14 days */
   readonly deadLetterQueue?: sqs.IQueue;
 }

@@ -15,6 +15,7 @@ export { TicksetDashboard } from './dashboard.js';
 export { TICKSET_FUNCTION_DEFAULTS, TicksetFunction, type TicksetFunctionProps } from './function.js';
 export {
   type AddHandlerOptions,
+  type HandlerBatchOptions,
   type HandlerRateLimit,
   HandlerRoute,
   validateHandlerName,

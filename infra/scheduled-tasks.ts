@@ -19,11 +19,13 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { DEFAULTS, ENV, LAMBDA_ENVIRONMENT_MAX_BYTES, type Precision } from '../src/config/env.js';
 import { isValidNamespace } from '../src/core/keys.js';
+import { resolveBatchLimits } from '../src/publish/pack.js';
 import { TicksetAlarms } from './alarms.js';
 import { TicksetCache } from './cache.js';
 import { TicksetDashboard } from './dashboard.js';
 import {
   type AddHandlerOptions,
+  type HandlerBatchOptions,
   type HandlerRateLimit,
   HandlerRoute,
   validateHandlerName,
@@ -52,6 +54,8 @@ export class ScheduledTasks extends Construct {
   readonly #shards: number;
   readonly #routes = new Map<string, HandlerRoute>();
   readonly #rateLimits: Record<string, HandlerRateLimit> = {};
+  /** Batched delivery per handler, as the tick reads it (TICKSET_BATCH); set on the tick at the first one. */
+  readonly #batch: Record<string, { maxTasks?: number; maxBytes?: number }> = {};
   readonly #connected = new Set<lambda.Function>();
   readonly #idempotencyTtlSeconds?: number;
 
@@ -180,6 +184,7 @@ export class ScheduledTasks extends Construct {
     });
     this.#routes.set(name, route);
     if (options.rateLimit) this.#rateLimits[name] = { ...options.rateLimit };
+    if (options.batch) this.#addBatch(name, fn, options.batch);
     this.#connect(fn, METRIC_SERVICES.handler, ['secrets']);
     this.network.allowExtraEndpointsFrom(fn);
     if (this.#idempotencyTtlSeconds !== undefined) {
@@ -194,6 +199,25 @@ export class ScheduledTasks extends Construct {
     this.alarms?.addHandler(name, fn, route.deadLetterQueue);
     this.dashboard?.addHandler(name, fn, route.deadLetterQueue);
     return route;
+  }
+
+  /** Batched delivery for handler `name`: validated at synth, TICKSET_BATCH on the tick, concurrency on `fn`. */
+  #addBatch(name: string, fn: lambda.Function, batch: HandlerBatchOptions): void {
+    const { maxTasks, maxBytes } = resolveBatchLimits(`addHandler('${name}').batch`, batch);
+    if (batch.concurrency !== undefined) {
+      if (!Number.isInteger(batch.concurrency) || batch.concurrency < 1)
+        throw new Error(
+          `addHandler('${name}').batch.concurrency is ${batch.concurrency}: use an integer >= 1`,
+        );
+      fn.addEnvironment(ENV.batchConcurrency, String(batch.concurrency));
+    }
+    if (Object.keys(this.#batch).length === 0) {
+      this.tickFunction.addEnvironment(
+        ENV.batchDelivery,
+        Lazy.string({ produce: () => JSON.stringify(this.#batch) }),
+      );
+    }
+    this.#batch[name] = { maxTasks, maxBytes };
   }
 
   /**

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import {
   BATCHED_LOG_BYTES_PER_TASK,
   type BenchResults,
+  type MeasuredInputs,
   PROFILES,
   taskFigures,
 } from '../bench/cost/inputs.js';
@@ -45,6 +46,8 @@ const HELP = `usage: npm run cost -- [options]
   --tick-memory-mb <n>       tick Lambda memory
   --tick-seconds <s>         seconds per tick invocation (one per minute)
   --results <file>           benchmark results (default bench/results.json)
+  --measured <file>          batched delivery's measured inputs (default bench/cost/measured.json,
+                             written by npm run cost:measure)
   --compare                  add the table against EventBridge Scheduler at 1M, 10M, 100M, 1B tasks/month
 `;
 
@@ -65,6 +68,7 @@ const byFlag = (value: number, flag: string): Figure => ({
 export function scenarioFromArgs(
   argv: readonly string[],
   results: BenchResults | undefined,
+  measuredInputs?: MeasuredInputs,
 ): {
   scenario: Scenario;
   compare: boolean;
@@ -87,6 +91,7 @@ export function scenarioFromArgs(
       'tick-memory-mb': { type: 'string' },
       'tick-seconds': { type: 'string' },
       results: { type: 'string' },
+      measured: { type: 'string' },
       compare: { type: 'boolean', default: false },
     },
     strict: true,
@@ -111,7 +116,7 @@ export function scenarioFromArgs(
         }
       : {}),
   };
-  const measured = taskFigures(results);
+  const measured = taskFigures(results, measuredInputs, batched);
   type SizeFlag = 'task-bytes' | 'max-tasks-per-entry' | 'log-bytes-per-entry' | 'log-bytes-per-task';
   const override = (flag: SizeFlag, fallback: Figure): Figure => {
     const text = values[flag];
@@ -125,7 +130,7 @@ export function scenarioFromArgs(
     logBytesPerEntry: override('log-bytes-per-entry', measured.logBytesPerEntry),
     logBytesPerTask: override(
       'log-bytes-per-task',
-      batched ? BATCHED_LOG_BYTES_PER_TASK : measured.logBytesPerTask,
+      batched && measuredInputs === undefined ? BATCHED_LOG_BYTES_PER_TASK : measured.logBytesPerTask,
     ),
   };
   const passSeconds = positive('pass-seconds', values['pass-seconds']) ?? (precision === 'second' ? 1 : 60);
@@ -242,6 +247,11 @@ function readResults(path: string): BenchResults | undefined {
   return JSON.parse(readFileSync(path, 'utf8')) as BenchResults;
 }
 
+function readMeasured(path: string): MeasuredInputs | undefined {
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, 'utf8')) as MeasuredInputs;
+}
+
 function main(argv: readonly string[]): number {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(HELP);
@@ -253,7 +263,16 @@ function main(argv: readonly string[]): number {
       ? argv[resultsIndex + 1]!
       : fileURLToPath(new URL('../bench/results.json', import.meta.url));
   try {
-    const { scenario, compare: withCompare } = scenarioFromArgs(argv, readResults(resultsPath));
+    const measuredIndex = argv.indexOf('--measured');
+    const measuredPath =
+      measuredIndex >= 0 && argv[measuredIndex + 1]
+        ? argv[measuredIndex + 1]!
+        : fileURLToPath(new URL('../bench/cost/measured.json', import.meta.url));
+    const { scenario, compare: withCompare } = scenarioFromArgs(
+      argv,
+      readResults(resultsPath),
+      readMeasured(measuredPath),
+    );
     process.stdout.write(`${report(scenario, withCompare).join('\n')}\n`);
     return 0;
   } catch (error) {

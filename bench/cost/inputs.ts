@@ -1,7 +1,8 @@
 /**
  * The cost model's inputs: the two deployment profiles, and the per-task figures, read from the benchmark's
  * results (bench/results.json) where it measures them and otherwise stated as assumptions, which the output
- * labels "assumed, not measured". Batched delivery does not exist yet, so nothing about it is measured.
+ * labels "assumed, not measured". The per-task figures of batched delivery (entry bytes, log bytes, tick
+ * CPU) are measured by `npm run cost:measure` (bench/cost/measure.ts) into bench/cost/measured.json.
  */
 import type { Figure, Profile, TaskFigures } from './model.js';
 
@@ -62,6 +63,36 @@ export const PROFILES: Readonly<Record<'default' | 'lean', Profile>> = {
   },
 };
 
+/** Redis work per task of a local drain (claim, begin, complete; the schedule step is not in it). */
+export interface RedisPerTask {
+  /** Script calls (EVALSHA / EVAL) sent by the client: its round trips. */
+  readonly scriptCallsPerTask: number;
+  /** Every command Redis ran, the calls inside scripts included (INFO commandstats counts both). */
+  readonly commandsPerTask: number;
+  /** Redis CPU per task, µs (commandstats usec). */
+  readonly usecPerTask: number;
+}
+
+export interface MeasuredInputs {
+  readonly measuredAt: string;
+  readonly node: string;
+  readonly taskBytes: number;
+  readonly entryEnvelopeBytes: number;
+  /** One task's entry without batching (`detail.v: 1`), bytes as EventBridge counts them. */
+  readonly unbatchedEntryBytes: number;
+  readonly logBytesPerEntry: number;
+  /** The wrapper's output for one single-task event (no batching). */
+  readonly logBytesUnbatched: number;
+  readonly logBytesPerTask: number;
+  /** Wrapper output bytes of batches of 1, 10, 100 tasks. */
+  readonly logSamples: Readonly<Record<string, number>>;
+  readonly redis: {
+    readonly batched: RedisPerTask;
+    readonly unbatched: RedisPerTask;
+  };
+  readonly tickCpuUsPerTask: { readonly batched: number; readonly unbatched: number };
+}
+
 /** The subset of bench/results.json the model reads. */
 export interface BenchResults {
   readonly finishedAt?: string;
@@ -73,8 +104,61 @@ export interface BenchResults {
   };
 }
 
-/** Per-task figures: measured ones from `results` when present, the rest assumed. */
-export function taskFigures(results: BenchResults | undefined): TaskFigures {
+/**
+ * Per-task figures: measured ones from `results` (the benchmark) and `measured` (bench/cost/measure.ts)
+ * when present, the rest assumed. `batched` picks the batched or the unbatched measurement.
+ */
+export function taskFigures(
+  results: BenchResults | undefined,
+  measured?: MeasuredInputs,
+  batched = true,
+): TaskFigures {
+  const base = assumedOrBench(results);
+  if (measured === undefined) return base;
+  const m = (value: number, note: string): Figure => ({
+    value,
+    provenance: 'measured',
+    note: `${note} (bench/cost/measured.json, ${measured.measuredAt})`,
+  });
+  if (!batched) {
+    return {
+      ...base,
+      taskBytes: m(measured.taskBytes, 'bytes per task at the bench payload (payload100)'),
+      entryEnvelopeBytes: m(
+        measured.unbatchedEntryBytes - measured.taskBytes,
+        'bytes of a one-task entry besides the task fields',
+      ),
+      logBytesPerEntry: m(
+        measured.logBytesUnbatched,
+        'wrapper output per single-task event at the default level: one EMF metrics line',
+      ),
+      logBytesPerTask: m(0, 'nothing per task beyond its event'),
+    };
+  }
+  return {
+    ...base,
+    taskBytes: m(measured.taskBytes, 'bytes per task in a batch entry at the bench payload (payload100)'),
+    entryEnvelopeBytes: m(
+      measured.entryEnvelopeBytes,
+      'bytes of a batch entry besides its tasks (source, detail-type, shared fields)',
+    ),
+    maxTasksPerEntry: profileValue(100, 'batched delivery default maxTasks (src/config/env.ts DEFAULTS)'),
+    logBytesPerEntry: m(
+      measured.logBytesPerEntry,
+      'wrapper output per batch event at the default level: one EMF metrics line, no info line on success',
+    ),
+    logBytesPerTask: m(
+      measured.logBytesPerTask,
+      'wrapper output per task of a batch: its HandlerStartLagMs value',
+    ),
+    tickCpuUsPerTask: m(
+      measured.tickCpuUsPerTask.batched,
+      'tick process CPU per task, claim + decode + pack + PutEvents request (mocked client)',
+    ),
+  };
+}
+
+function assumedOrBench(results: BenchResults | undefined): TaskFigures {
   const at = results?.finishedAt ? ` (run ${results.finishedAt})` : '';
   const claim = results?.figures?.claimPublish?.cpu?.tickset;
   const schedule = results?.figures?.scheduleBatched?.cpu?.tickset;

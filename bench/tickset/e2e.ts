@@ -1,7 +1,8 @@
 /**
  * tickset end to end: `startLocal` with a no-op handler drains a pre-loaded backlog of due jobs. Every
  * task goes through the whole local path: tick claim, in-process publish, the handler wrapper (event
- * validation, idempotency record, handler, ack).
+ * validation, idempotency record, handler, ack). With `batched`, batched delivery: the local publisher hands
+ * up to 100 queued tasks of the handler as one batch event, the wrapper runs them all at once (concurrency).
  */
 import { startLocal } from 'tickset/local';
 import { measure, type Throughput } from '../cpu.js';
@@ -12,6 +13,7 @@ export async function ticksetEndToEnd(
   redis: BenchRedis,
   n: number,
   concurrency: number,
+  batched = false,
 ): Promise<Throughput> {
   const namespace = 'bench-e2e';
   await redis.flush();
@@ -28,6 +30,7 @@ export async function ticksetEndToEnd(
     namespace,
     concurrency,
     handlers: { [HANDLER]: async () => undefined },
+    ...(batched ? { batch: { [HANDLER]: { maxTasks: 100, concurrency } } } : {}),
     onOutcome: (_task, outcome) => {
       if (outcome.status !== 'succeeded') failed++;
       if (++done === n) finish();

@@ -55,6 +55,13 @@ export const ENV = {
   leaseMs: 'TICKSET_LEASE_MS',
   /** Rate limits, JSON `{"handler": {"perSecond": 5, "maxInFlight": 20}}`. */
   rateLimits: 'TICKSET_RATE_LIMITS',
+  /**
+   * Batched delivery (tick), JSON `{"handler": {"maxTasks": 100, "maxBytes": 65536}}`: the tick packs
+   * claimed tasks of one handler and one shard into one event. Handlers not named get one event per task.
+   */
+  batchDelivery: 'TICKSET_BATCH',
+  /** Tasks of one batch event the handler wrapper runs at once (default 8). */
+  batchConcurrency: 'TICKSET_BATCH_CONCURRENCY',
   /** Idempotency record lifetime in seconds for the handler wrapper. */
   idempotencyTtlSeconds: 'TICKSET_IDEMPOTENCY_TTL_SECONDS',
   /** `true` to include payloads in handler logs (off by default). */
@@ -82,6 +89,14 @@ export const DEFAULTS = {
   /** Handler wrapper's idempotency record lifetime (TICKSET_IDEMPOTENCY_TTL_SECONDS): 7 days. */
   idempotencyTtlSeconds: 604_800,
   precision: 'second' as Precision,
+  /** Most tasks in one batch event. */
+  batchMaxTasks: 100,
+  /** Most bytes of one batch entry: EventBridge bills each started 64 KB of an entry as one event. */
+  batchMaxBytes: 64 * 1024,
+  /** Tasks of one batch event run at once. */
+  batchConcurrency: 8,
+  /** Time a batch keeps back from Lambda's deadline for its acks and releases. */
+  batchMarginMs: 1_000,
 } as const;
 
 /**
@@ -129,6 +144,8 @@ export const METRICS = {
   oldestDueAgeMs: 'OldestDueAgeMs',
   tickHeartbeat: 'TickHeartbeat',
   lateAckRejected: 'LateAckRejected',
+  /** Tasks of a batch event released unstarted because the invocation's time ran out (handler). */
+  batchReleased: 'BatchTasksReleased',
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
@@ -159,6 +176,7 @@ export const METRIC_CATALOG: Record<
   [METRICS.oldestDueAgeMs]: { unit: 'Milliseconds', emitters: ['tick'] },
   [METRICS.tickHeartbeat]: { unit: 'Count', emitters: ['tick'] },
   [METRICS.lateAckRejected]: { unit: 'Count', emitters: ['handler'] },
+  [METRICS.batchReleased]: { unit: 'Count', emitters: ['handler'] },
 };
 
 /** An AWS service metric an alarm or the dashboard reads, and the documentation page that defines it. */

@@ -33,6 +33,52 @@ export interface TaskEventDetail {
   readonly leaseUntil: number;
 }
 
+/**
+ * Version of the batch event `detail` ({@link TaskBatchDetail}): several tasks of one handler and one shard
+ * in one event. A wrapper older than batched delivery rejects it (its schema accepts `v: 1` only) and
+ * throws, so the event fails loudly (Lambda errors, the target's DLQ) instead of being acked: deploy the
+ * handlers before the tick (ARCHITECTURE.md, "Upgrading").
+ */
+export const TASK_BATCH_EVENT_VERSION = 2;
+
+/** One task of a batch event: the fields that differ between the tasks of one handler and shard. */
+export interface BatchedTask {
+  readonly id: string;
+  readonly payload: JsonValue;
+  readonly attempt: number;
+  readonly idempotencyKey: string;
+  readonly scheduledFor: string;
+  readonly claimToken: string;
+  readonly leaseUntil: number;
+}
+
+/**
+ * The EventBridge event `detail` of a batch: the shared fields once, then the tasks. `handler` and
+ * `namespace` sit where a single task's do, so the handler's rule pattern matches both shapes.
+ */
+export interface TaskBatchDetail {
+  readonly v: typeof TASK_BATCH_EVENT_VERSION;
+  readonly handler: string;
+  readonly namespace: string;
+  readonly shard: number;
+  readonly tasks: readonly BatchedTask[];
+}
+
+/** Limits of batched delivery for one handler (`batch` option of `startLocal`, `TICKSET_BATCH`). */
+export interface BatchDeliveryLimits {
+  /**
+   * Most tasks in one event.
+   * @default 100
+   */
+  readonly maxTasks?: number;
+  /**
+   * Most bytes of one PutEvents entry (Source, DetailType and Detail, as EventBridge counts them).
+   * EventBridge bills each started 64 KB of an entry as one event, so more buys nothing.
+   * @default 65536
+   */
+  readonly maxBytes?: number;
+}
+
 /** One task that a publisher could not deliver. */
 export interface PublishFailure {
   readonly task: TaskEventDetail;

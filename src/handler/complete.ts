@@ -120,6 +120,7 @@ export async function succeeded<R>(
     return { status: 'stale' };
   }
   w.sink.count(METRICS.succeeded);
-  w.log.info('task succeeded', base);
+  // Debug level: no log line per task on success at the default level (the metrics line counts them).
+  w.log.debug('task succeeded', base);
   return { status: 'succeeded', result };
 }

@@ -3,6 +3,7 @@ import type { Engine } from '../core/engine.js';
 import type { JsonValue } from '../core/types.js';
 import type { TicksetLogger } from '../observability/logger.js';
 import type { MetricsSink } from '../observability/metrics.js';
+import type { BatchRunOptions } from './batch.js';
 
 /** What a handler function receives. */
 export interface Task<P = JsonValue> {
@@ -22,7 +23,11 @@ export type TaskOutcome<R> =
   | { readonly status: 'in-progress' }
   | { readonly status: 'retrying'; readonly attempt: number; readonly retryAt: number }
   | { readonly status: 'dead'; readonly attempt: number; readonly reason: string }
-  | { readonly status: 'stale' };
+  | { readonly status: 'stale' }
+  /** A task of a batch event that had no time left to start: released, due again at once. */
+  | { readonly status: 'released' }
+  /** A batch event: one outcome per task, in the event's order. */
+  | { readonly status: 'batch'; readonly outcomes: readonly TaskOutcome<R>[] };
 
 export interface TaskHandlerOptions {
   /** The engine to ack / fail through. @default - built once per container from the environment (`engineFromEnv`, src/runtime/from-env.ts) */
@@ -47,4 +52,11 @@ export interface TaskHandlerOptions {
    * `idempotencyTtlSeconds` has passed since the upgrade (ARCHITECTURE.md, "Upgrading"). @default true
    */
   readonly legacyRecords?: boolean;
+  /**
+   * Batch events (`detail.v: 2`, batched delivery): how many of a batch's tasks run at once, and the time
+   * kept back from the Lambda deadline (`src/handler/batch.ts`). A wrapper always accepts batch events;
+   * the tick sends them only to handlers configured for batched delivery.
+   * @default { concurrency: 8 (TICKSET_BATCH_CONCURRENCY), marginMs: 1000 }
+   */
+  readonly batch?: BatchRunOptions;
 }

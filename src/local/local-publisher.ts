@@ -4,10 +4,16 @@
  */
 import { DEFAULTS } from '../config/env.js';
 import type { Engine } from '../core/engine.js';
-import type { Publisher, PublishResult, TaskEventDetail } from '../core/types.js';
+import {
+  type Publisher,
+  type PublishResult,
+  TASK_BATCH_EVENT_VERSION,
+  type TaskEventDetail,
+} from '../core/types.js';
 import { ConfigurationError } from '../errors.js';
-import { markLocalEvent } from '../handler/event.js';
+import { type LocalBatchDetail, markLocalEvent } from '../handler/event.js';
 import type { TaskOutcome } from '../handler/task-handler.js';
+import { type BatchPolicy, type ResolvedBatchLimits, resolveBatchPolicy } from '../publish/pack.js';
 
 export type WrappedHandler = (event: unknown) => Promise<TaskOutcome<unknown>>;
 
@@ -24,6 +30,14 @@ export interface LocalPublisherOptions {
     task: TaskEventDetail,
     outcome: TaskOutcome<unknown> | { status: 'error'; error: unknown },
   ) => void;
+  /**
+   * Batched delivery: queued tasks of one handler and one shard (up to `maxTasks`) go to the wrapper as
+   * one batch event, the same code path as a batch from EventBridge. A batch starts while fewer than
+   * `concurrency` tasks run and counts all its tasks as running; inside it the wrapper bounds how many
+   * run at once (`taskHandler`'s `batch.concurrency`). `maxBytes` does not apply in-process.
+   * @default - none: one event per task
+   */
+  readonly batch?: BatchPolicy;
   /** Called when a slot frees up, so the tick can claim more. */
   readonly onCapacity?: () => void;
 }
@@ -43,6 +57,7 @@ export class LocalPublisher implements Publisher {
   #running = 0;
   #idle: Array<() => void> = [];
   #closed = false;
+  readonly #batch: ReadonlyMap<string, ResolvedBatchLimits>;
   #isoMs = -1;
   #iso = '';
 
@@ -51,6 +66,7 @@ export class LocalPublisher implements Publisher {
     const { handlers } = options;
     this.#lanes = isMapList(handlers) ? [...handlers] : [handlers];
     this.#laneRunning = this.#lanes.map(() => 0);
+    this.#batch = resolveBatchPolicy(options.batch);
     if (this.#lanes.length === 0)
       throw new ConfigurationError('LocalPublisher needs at least one map of handlers');
   }
@@ -72,16 +88,80 @@ export class LocalPublisher implements Publisher {
     while (this.#running < this.#o.concurrency && this.#queue.length > 0) {
       const task = this.#queue.shift()!;
       const lane = this.#leastBusyLane();
+      const limits = this.#batch.size > 0 ? this.#batch.get(task.handler) : undefined;
+      if (limits !== undefined) {
+        const tasks = this.#takeBatch(task, limits.maxTasks);
+        this.#running += tasks.length;
+        this.#laneRunning[lane]! += tasks.length;
+        this.#runBatch(tasks, lane);
+        continue;
+      }
       this.#running++;
       this.#laneRunning[lane]!++;
       this.#run(task, lane);
     }
   }
 
-  /** A task is over (its outcome reported): frees its slot and starts the next. */
-  #finished(lane: number): void {
-    this.#running--;
-    this.#laneRunning[lane]!--;
+  /** `first` and the queued tasks of its handler and shard after it, up to `maxTasks`, in queue order. */
+  #takeBatch(first: TaskEventDetail, maxTasks: number): TaskEventDetail[] {
+    const tasks = [first];
+    let kept = 0;
+    for (let i = 0; i < this.#queue.length; i++) {
+      const t = this.#queue[i]!;
+      if (tasks.length < maxTasks && t.handler === first.handler && t.shard === first.shard) tasks.push(t);
+      else this.#queue[kept++] = t;
+    }
+    this.#queue.length = kept;
+    return tasks;
+  }
+
+  /** Runs a batch as one event on `lane` and reports each task's outcome, then frees its slots. */
+  #runBatch(tasks: TaskEventDetail[], lane: number): void {
+    const first = tasks[0]!;
+    const handler = this.#lanes[lane]!.get(first.handler);
+    const settle = (outcomes: readonly TaskOutcome<unknown>[] | undefined, error?: unknown) => {
+      tasks.forEach((task, i) => {
+        const outcome = outcomes?.[i];
+        this.#notify(task, outcome ?? { status: 'error', error });
+      });
+      this.#finished(lane, tasks.length);
+    };
+    let pending: Promise<TaskOutcome<unknown>>;
+    try {
+      if (!handler) throw new Error(`no local handler named "${first.handler}"`);
+      const detail: LocalBatchDetail = {
+        v: TASK_BATCH_EVENT_VERSION,
+        handler: first.handler,
+        namespace: first.namespace,
+        shard: first.shard,
+        tasks,
+      };
+      const event = markLocalEvent({
+        version: '0',
+        id: `${first.id}:${first.claimToken}:${tasks.length}`,
+        'detail-type': DEFAULTS.eventDetailType,
+        source: DEFAULTS.eventSource,
+        time: this.#isoNow(),
+        detail,
+      });
+      pending = Promise.resolve(handler(event));
+    } catch (error) {
+      void Promise.resolve().then(() => settle(undefined, error));
+      return;
+    }
+    pending.then(
+      (outcome) =>
+        outcome.status === 'batch'
+          ? settle(outcome.outcomes)
+          : settle(undefined, new Error(`a batch event ended as "${outcome.status}"`)),
+      (error: unknown) => settle(undefined, error),
+    );
+  }
+
+  /** Tasks are over (their outcomes reported): frees their slots and starts the next. */
+  #finished(lane: number, n = 1): void {
+    this.#running -= n;
+    this.#laneRunning[lane]! -= n;
     this.#pump();
     this.#o.onCapacity?.();
     if (this.#running === 0 && this.#queue.length === 0) {

@@ -4,7 +4,7 @@
  */
 import type { HandlerLimits } from '../core/engine.js';
 import { Engine } from '../core/engine.js';
-import type { TaskEventDetail } from '../core/types.js';
+import type { BatchDeliveryLimits, TaskEventDetail } from '../core/types.js';
 import { ValidationError } from '../errors.js';
 import { type Task, type TaskOutcome, taskHandler } from '../handler/task-handler.js';
 import { silentLogger, type TicksetLogger } from '../observability/logger.js';
@@ -51,6 +51,14 @@ export interface LocalOptions {
    * @default 2
    */
   readonly handlerConnections?: number;
+  /**
+   * Batched delivery per handler, as `TICKSET_BATCH` sets it for the tick on AWS: queued tasks of one
+   * handler and one shard reach the wrapper as one batch event (up to `maxTasks`; `maxBytes` is for
+   * EventBridge entries and does not apply in-process). `concurrency`: tasks of one batch running at
+   * once (the wrapper's `batch.concurrency`).
+   * @default - none: one event per task
+   */
+  readonly batch?: Readonly<Record<string, BatchDeliveryLimits & { readonly concurrency?: number }>>;
 }
 
 export interface LocalRuntime {
@@ -94,6 +102,9 @@ export function startLocal(options: LocalOptions): LocalRuntime {
             : {}),
           logger,
           metrics,
+          ...(options.batch?.[name]
+            ? { batch: { concurrency: options.batch[name].concurrency ?? options.concurrency ?? 32 } }
+            : {}),
         }) as WrappedHandler,
       );
     }
@@ -104,6 +115,7 @@ export function startLocal(options: LocalOptions): LocalRuntime {
     handlers: lanes,
     concurrency: options.concurrency ?? 32,
     engine,
+    ...(options.batch ? { batch: batchLimits(options.batch) } : {}),
     ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
     onCapacity: () => loop?.wake(),
   });
@@ -135,4 +147,16 @@ export function startLocal(options: LocalOptions): LocalRuntime {
       return stopping;
     },
   };
+}
+
+/** The publisher's limits: `maxTasks` only (in-process, no entry bytes). */
+function batchLimits(
+  batch: NonNullable<LocalOptions['batch']>,
+): Readonly<Record<string, BatchDeliveryLimits>> {
+  return Object.fromEntries(
+    Object.entries(batch).map(([name, b]) => [
+      name,
+      b.maxTasks !== undefined ? { maxTasks: b.maxTasks } : {},
+    ]),
+  );
 }

@@ -25,6 +25,7 @@ import type { Publisher, PublishFailure, PublishResult, TaskEventDetail } from '
 import { ValidationError } from '../errors.js';
 import { planBatches } from './batches.js';
 import { MAX_ENTRIES_PER_REQUEST, MAX_REQUEST_BYTES, putEventsEntrySize } from './entry-size.js';
+import { type BatchPolicy, packTasks, type ResolvedBatchLimits, resolveBatchPolicy } from './pack.js';
 
 /** Error code of an entry larger than the request limit: it was never sent. Not retryable. */
 export const ENTRY_TOO_LARGE = 'EntryTooLarge';
@@ -115,6 +116,13 @@ export interface EventBridgePublisherOptions {
    */
   readonly maxRequestBytes?: number;
   /**
+   * Batched delivery: handlers named here get their claimed tasks of one shard packed into one entry
+   * (`detail.v: 2`, up to `maxTasks` tasks and `maxBytes` bytes; `pack.ts`). A failed entry fails every
+   * task in it. Deploy those handlers' wrappers before a tick with batching (ARCHITECTURE.md, "Upgrading").
+   * @default - none: one entry per task
+   */
+  readonly batch?: BatchPolicy;
+  /**
    * Waits between attempts; inject a no-op in tests.
    * @default setTimeout from node:timers/promises
    */
@@ -138,7 +146,7 @@ export interface EventBridgePublishFailure extends PublishFailure {
 
 /** What {@link EventBridgePublisher.publish} returns. */
 export interface EventBridgePublishResult extends PublishResult {
-  /** Undelivered tasks, in input order. The tick puts them back to due with a short backoff. */
+  /** Undelivered tasks, in entry order (input order without batching). The tick puts them back to due with a short backoff. */
   readonly failed: readonly EventBridgePublishFailure[];
   /** Tasks EventBridge accepted (an `EventId` came back). */
   readonly delivered: number;
@@ -150,7 +158,8 @@ export interface EventBridgePublishResult extends PublishResult {
 
 interface Pending {
   readonly index: number;
-  readonly task: TaskEventDetail;
+  /** The tasks of this entry: one, or a batch. */
+  readonly tasks: readonly TaskEventDetail[];
   readonly entry: PutEventsRequestEntry;
   readonly size: number;
 }
@@ -165,7 +174,7 @@ interface Failed {
 }
 
 interface Tally {
-  readonly failures: { readonly index: number; readonly failure: EventBridgePublishFailure }[];
+  readonly failures: { readonly index: number; readonly failures: EventBridgePublishFailure[] }[];
   delivered: number;
   calls: number;
   retried: number;
@@ -206,6 +215,8 @@ export class EventBridgePublisher implements Publisher {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
   private readonly limiter: Limiter;
+  private readonly batchLimits: ReadonlyMap<string, ResolvedBatchLimits>;
+  private readonly envelopeBytes: number;
 
   /**
    * @param options bus name (required), event source and detail-type, concurrency, retry and backoff.
@@ -232,6 +243,8 @@ export class EventBridgePublisher implements Publisher {
     this.sleep = options.sleep ?? ((ms) => delay(ms));
     this.random = options.random ?? Math.random;
     this.limiter = new Limiter(concurrency);
+    this.batchLimits = resolveBatchPolicy(options.batch);
+    this.envelopeBytes = putEventsEntrySize({ Source: this.source, DetailType: this.detailType });
     this.ownsClient = options.client === undefined;
     this.client =
       options.client ??
@@ -249,29 +262,31 @@ export class EventBridgePublisher implements Publisher {
    * Sends the tasks as events (`Detail` = the whole task as JSON) and waits for every entry to be accepted
    * or to fail for good. Never throws for a transport or service error: those come back in `failed`.
    * @param tasks claimed tasks; may be empty.
-   * @returns the undelivered tasks (in input order) with their error, and counters for metrics.
+   * @returns the undelivered tasks (in entry order) with their error, and counters for metrics.
    */
   async publish(tasks: readonly TaskEventDetail[]): Promise<EventBridgePublishResult> {
     const tally: Tally = { failures: [], delivered: 0, calls: 0, retried: 0 };
     const pending: Pending[] = [];
-    tasks.forEach((task, index) => {
-      let detail: string;
-      try {
-        detail = JSON.stringify(task);
-      } catch (error) {
-        tally.failures.push({
-          index,
-          failure: failure(task, SERIALIZATION_FAILED, errorMessage(error), 0),
-        });
-        return;
-      }
+    const packed = packTasks(tasks, this.batchLimits, this.envelopeBytes);
+    for (const f of packed.failed) {
+      tally.failures.push({
+        index: tally.failures.length,
+        failures: [failure(f.task, SERIALIZATION_FAILED, errorMessage(f.error), 0)],
+      });
+    }
+    packed.events.forEach((event, i) => {
       const entry: PutEventsRequestEntry = {
         Source: this.source,
         DetailType: this.detailType,
-        Detail: detail,
+        Detail: event.detail,
         EventBusName: this.eventBusName,
       };
-      pending.push({ index, task, entry, size: putEventsEntrySize(entry) });
+      pending.push({
+        index: packed.failed.length + i,
+        tasks: event.tasks,
+        entry,
+        size: putEventsEntrySize(entry),
+      });
     });
 
     const plan = planBatches(pending, (p) => p.size, {
@@ -280,13 +295,16 @@ export class EventBridgePublisher implements Publisher {
     });
     for (const p of plan.oversized) {
       const message = `entry is ${p.size} bytes; a PutEvents request accepts at most ${this.maxRequestBytes}`;
-      tally.failures.push({ index: p.index, failure: failure(p.task, ENTRY_TOO_LARGE, message, 0) });
+      tally.failures.push({
+        index: p.index,
+        failures: p.tasks.map((task) => failure(task, ENTRY_TOO_LARGE, message, 0)),
+      });
     }
     await Promise.all(plan.batches.map((batch) => this.deliver(batch, tally)));
 
     tally.failures.sort((a, b) => a.index - b.index);
     return {
-      failed: tally.failures.map((f) => f.failure),
+      failed: tally.failures.flatMap((f) => f.failures),
       delivered: tally.delivered,
       calls: tally.calls,
       retried: tally.retried,
@@ -309,12 +327,12 @@ export class EventBridgePublisher implements Publisher {
       const again: Pending[] = [];
       current.forEach((p, i) => {
         const outcome = outcomes[i] ?? missingResult();
-        if (outcome.ok) tally.delivered += 1;
+        if (outcome.ok) tally.delivered += p.tasks.length;
         else if (outcome.retryable && attempt < this.maxAttempts) again.push(p);
         else
           tally.failures.push({
             index: p.index,
-            failure: failure(p.task, outcome.code, outcome.message, attempt),
+            failures: p.tasks.map((task) => failure(task, outcome.code, outcome.message, attempt)),
           });
       });
       pending = again;

@@ -3,6 +3,7 @@
 import type { Precision } from '../config/env.js';
 import { DEFAULTS, ENV } from '../config/env.js';
 import type { HandlerLimits } from '../core/engine.js';
+import type { BatchDeliveryLimits } from '../core/types.js';
 import { ConfigurationError } from '../errors.js';
 
 export interface TickConfig {
@@ -13,6 +14,8 @@ export interface TickConfig {
   readonly leaseMs: Readonly<Record<string, number>>;
   readonly defaultLeaseMs: number;
   readonly rateLimits: Readonly<Record<string, HandlerLimits>>;
+  /** Batched delivery per handler (`TICKSET_BATCH`); handlers not in it get one event per task. */
+  readonly batch: Readonly<Record<string, BatchDeliveryLimits>>;
   readonly knownHandlers?: ReadonlySet<string>;
 }
 
@@ -47,6 +50,16 @@ const isLimits = (v: unknown): v is Record<string, HandlerLimits> =>
       ),
   );
 
+const isBatch = (v: unknown): v is Record<string, BatchDeliveryLimits> =>
+  isRecord(v) &&
+  Object.values(v).every(
+    (l) =>
+      isRecord(l) &&
+      Object.entries(l).every(
+        ([k, n]) => (k === 'maxTasks' || k === 'maxBytes') && Number.isInteger(n) && (n as number) >= 1,
+      ),
+  );
+
 export function tickConfigFromEnv(env: NodeJS.ProcessEnv = process.env): TickConfig {
   const precision = (env[ENV.precision] || 'second') as Precision;
   if (precision !== 'second' && precision !== 'minute') {
@@ -73,6 +86,7 @@ export function tickConfigFromEnv(env: NodeJS.ProcessEnv = process.env): TickCon
     leaseMs: parseJson(ENV.leaseMsByHandler, env[ENV.leaseMsByHandler], isLeases) ?? {},
     defaultLeaseMs,
     rateLimits: parseJson(ENV.rateLimits, env[ENV.rateLimits], isLimits) ?? {},
+    batch: parseJson(ENV.batchDelivery, env[ENV.batchDelivery], isBatch) ?? {},
     ...(handlers && handlers.length > 0 ? { knownHandlers: new Set(handlers) } : {}),
   };
 }

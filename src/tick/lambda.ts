@@ -29,6 +29,7 @@ async function init(): Promise<TickDeps> {
     eventBusName: config.eventBusName,
     source: config.source,
     detailType: config.detailType,
+    batch: config.batch,
   });
   return { engine, config, publisher };
 }

@@ -66,12 +66,18 @@ const OPTIONAL_ENV = new Set<string>([
   ENV.redisUrlFallback,
   ENV.serviceName, // Powertools reads it; tickset names its services in code (SERVICES)
   ENV.redisIamAuth, // opt-in IAM auth to the cache: unset means password auth (the default)
+  ENV.batchDelivery, // tick: only when a handler has the batch option
+  ENV.batchConcurrency, // handlers: the wrapper's default (8) unless set
 ]);
 /**
  * Metrics this run does not provoke (a handler finishing after its lease ended), checked against the catalog
  * only: the in-process handler tests cover the emission (test/handler/task-handler.test.ts).
  */
-const NOT_EXERCISED = new Set<string>([METRICS.lateAckRejected]);
+const NOT_EXERCISED = new Set<string>([
+  METRICS.lateAckRejected,
+  // A batch running out of its invocation's time: test/handler/batch-delivery.test.ts.
+  METRICS.batchReleased,
+]);
 /** Set by the construct, read by Node.js itself rather than by tickset's code. */
 const READ_BY_NODE = new Set<string>([ENV.nodeOptions]);
 

@@ -296,7 +296,12 @@ describe('malformed events', () => {
       field: 'detail.scheduledFor',
       make: (d) => eventOf({ ...d, scheduledFor: 'yesterday' }),
     },
-    { name: 'unknown version', field: 'detail.v', make: (d) => eventOf({ ...d, v: 2 }) },
+    { name: 'unknown version', field: 'detail.v', make: (d) => eventOf({ ...d, v: 3 }) },
+    {
+      name: 'a batch event (v 2) without its tasks',
+      field: 'detail.tasks',
+      make: (d) => eventOf({ ...d, v: 2 }),
+    },
     { name: 'empty handler', field: 'detail.handler', make: (d) => eventOf({ ...d, handler: '' }) },
     {
       name: 'a bare detail with a wrong type',

@@ -158,3 +158,47 @@ describe('addHandler options and validation', () => {
     expect(() => s.tasks.addHandler('c', fn, { rateLimit: { perSecond: 0 } })).toThrow(/rateLimit.perSecond/);
   });
 });
+
+describe('addHandler with batched delivery', () => {
+  // GIVEN two handlers, one of them batched
+  const s = tasksStack();
+  const bulk = inlineFunction(s, 'Bulk', { timeout: Duration.seconds(60) });
+  const plain = inlineFunction(s, 'Plain', { timeout: Duration.seconds(60) });
+  const batched = s.tasks.addHandler('bulk', bulk, { batch: { maxTasks: 50, concurrency: 4 } });
+  const single = s.tasks.addHandler('plain', plain);
+  const template = Template.fromStack(s.stack);
+
+  it('sets TICKSET_BATCH on the tick for the batched handler only, with the limits resolved', () => {
+    const env = environmentOf(template, 'Tick');
+    expect(JSON.parse(env.TICKSET_BATCH as string)).toEqual({ bulk: { maxTasks: 50, maxBytes: 65536 } });
+  });
+
+  it('sets the batch concurrency on the batched handler', () => {
+    expect(environmentOf(template, 'Bulk').TICKSET_BATCH_CONCURRENCY).toBe('4');
+    expect(environmentOf(template, 'Plain').TICKSET_BATCH_CONCURRENCY).toBeUndefined();
+  });
+
+  it('keeps the rule pattern (a batch event carries detail.handler and detail.namespace) and the lease', () => {
+    expect(batched.leaseMs).toBe(single.leaseMs);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ detail: { handler: ['bulk'], namespace: ['tickset'] } }),
+    });
+  });
+
+  it('rejects limits out of range at synth', () => {
+    const t = tasksStack();
+    const fn = inlineFunction(t, 'Bad', { timeout: Duration.seconds(60) });
+    expect(() => t.tasks.addHandler('bad', fn, { batch: { maxBytes: 300_000 } })).toThrow(/maxBytes/);
+    const fn2 = inlineFunction(t, 'Bad2', { timeout: Duration.seconds(60) });
+    expect(() => t.tasks.addHandler('bad2', fn2, { batch: { concurrency: 0 } })).toThrow(/concurrency/);
+  });
+});
+
+describe('a stack without batched handlers', () => {
+  const s = tasksStack();
+  s.tasks.addHandler('plain', inlineFunction(s, 'Plain', { timeout: Duration.seconds(60) }));
+  const template = Template.fromStack(s.stack);
+  it('sets no TICKSET_BATCH on the tick', () => {
+    expect(environmentOf(template, 'Tick').TICKSET_BATCH).toBeUndefined();
+  });
+});
