@@ -64,6 +64,8 @@ export interface GlobalKeys {
   readonly paused: string;
   /** Pub/sub channel a producer publishes to when it schedules a job earlier than the queue head. */
   readonly wakeChannel: string;
+  /** ZSET, per handler: the rate limiter's sliding log of reservations over all shards (see `store/rate-limit.ts`). */
+  rateLog(handler: string): string;
   /**
    * Prefix of the idempotency records written before records moved into their shard's slot
    * (`ShardKeys.idempotencyPrefix`): `<prefix>#<md5 of the idempotency key>`, no hash tag. Read only, by the
@@ -122,6 +124,7 @@ export function globalKeys(namespace: string): GlobalKeys {
     heartbeat: `${tag}:heartbeat`,
     paused: `${tag}:paused`,
     wakeChannel: `${tag}:wake`,
+    rateLog: (handler) => `${tag}:ratelog:${handler}`,
     legacyIdempotencyPrefix: `tickset-idem:${namespace}`,
   };
 }
