@@ -75,4 +75,6 @@ export const METRICS = {
   oldestDueAgeMs: 'OldestDueAgeMs',
   tickHeartbeat: 'TickHeartbeat',
   lateAckRejected: 'LateAckRejected',
+  /** A delivery not backed by its task's live claim: acknowledged without running (start fencing). */
+  staleStartRejected: 'StaleStartRejected',
 } as const;

@@ -143,7 +143,21 @@ export type AckOutcome = 'acked' | 'stale' | 'missing';
 export type BeginOutcome =
   | { readonly status: 'started' }
   | { readonly status: 'running' }
-  | { readonly status: 'completed'; readonly record: string };
+  | { readonly status: 'completed'; readonly record: string }
+  | { readonly status: 'stale'; readonly reason: StaleStartReason };
+/**
+ * Why a delivery was not started (start fencing, idempotency-begin.lua): `cancelled` no job with its id
+ * exists (cancelled, purged, or never scheduled; an acknowledged job whose COMPLETED record is still there
+ * is a duplicate instead); `superseded` the job exists but the event's claim is not its live one (lease
+ * expired and requeued or claimed again, attempt failed or released, upsert); `unknown` the event's token
+ * is not a claim token of its id (a forged or corrupted event).
+ */
+export type StaleStartReason = 'cancelled' | 'superseded' | 'unknown';
+const STALE_START_REASONS: Record<number, StaleStartReason> = {
+  [-1]: 'cancelled',
+  [-2]: 'superseded',
+  [-3]: 'unknown',
+};
 export interface FailOutcome {
   readonly outcome: 'retry' | 'dead' | 'stale' | 'missing';
   readonly attempt: number;
@@ -555,30 +569,35 @@ export class Engine {
   }
 
   /**
-   * Starts executions: writes each idempotency record "in progress" (`idempotency-begin.lua`), all records
-   * of one shard in one call, with the same `inProgress` value (the batch starts together). Per record:
-   * `started`, `running` (another execution holds it), or the stored COMPLETED record.
+   * Starts executions of tasks of one handler in one shard (`idempotency-begin.lua`), all in one call:
+   * first the start fence (the task exists, is in flight, and `claimToken` is its live claim), then the
+   * idempotency record "in progress", with the same `inProgress` value for the batch (it starts together).
+   * Per task: `started`, `running` (another execution holds the record), the stored COMPLETED record, or
+   * `stale` with its reason (nothing written: the function must not run).
    */
   async beginExecutions(
     shard: number,
-    recordKeys: readonly string[],
+    handler: string,
+    tasks: ReadonlyArray<{ readonly id: string; readonly claimToken: string; readonly recordKey: string }>,
     inProgress: string,
     now: number,
     ttlSeconds: number,
   ): Promise<BeginOutcome[]> {
-    this.keys(shard);
-    const reply = await runScript<Array<number | string>>(this.redis, LUA.idempotencyBegin, recordKeys, [
-      now,
-      ttlSeconds,
-      inProgress,
-    ]);
-    return reply.map((r) =>
-      r === 1
-        ? { status: 'started' }
-        : r === 2
-          ? { status: 'running' }
-          : { status: 'completed', record: String(r) },
-    );
+    const k = this.keys(shard);
+    const keys = [k.jobs, k.state, k.inflight(handler)];
+    const args: Array<string | number> = [now, ttlSeconds, inProgress];
+    for (const t of tasks) {
+      keys.push(t.recordKey);
+      args.push(t.id);
+    }
+    for (const t of tasks) args.push(t.claimToken);
+    const reply = await runScript<Array<number | string>>(this.redis, LUA.idempotencyBegin, keys, args);
+    return reply.map((r): BeginOutcome => {
+      if (r === 1) return { status: 'started' };
+      if (r === 2) return { status: 'running' };
+      if (typeof r === 'number') return { status: 'stale', reason: STALE_START_REASONS[r] ?? 'unknown' };
+      return { status: 'completed', record: String(r) };
+    });
   }
 
   /**
