@@ -23,8 +23,6 @@ export interface ShardKeys {
   readonly seq: string;
   /** ZSET id → failedAt ms. */
   readonly dead: string;
-  /** HASH handler → "windowSecond:count" for per-second rate limits. */
-  readonly rate: string;
   /** SET of cron series ids whose next occurrence Node must compute. */
   readonly arm: string;
   /** HASH with the newest stored format version written (`format`). */
@@ -100,7 +98,6 @@ export function shardKeys(namespace: string, shard: number): ShardKeys {
     handlers: `${tag}:handlers`,
     seq: `${tag}:seq`,
     dead: `${tag}:dead`,
-    rate: `${tag}:rate`,
     arm: `${tag}:arm`,
     meta: `${tag}:meta`,
     handlerCodes: `${tag}:hcodes`,

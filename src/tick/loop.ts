@@ -106,6 +106,8 @@ export class TickLoop {
   #lastRenew = 0;
   #lastHeartbeat = 0;
   #lastBacklogSample = 0;
+  /** When a rate limit held a handler back: the loop-clock time its window frees (see `#sleepTarget`). */
+  #rateRetryAt: number | undefined;
 
   constructor(options: TickLoopOptions) {
     this.#o = options;
@@ -136,6 +138,8 @@ export class TickLoop {
     const claimAhead = Math.max(1, this.#o.claimAhead ?? 2);
     const pipeline = this.#o.publishPipeline ?? 4;
     const publishing = new Set<Promise<void>>();
+    // Rate-limit reservations being settled (each claim call reserved for itself): awaited by the pass's end.
+    const settling: Promise<void>[] = [];
     // A publish job that failed (e.g. releasing its failed entries hit a Redis error): fail the pass with it.
     let publishError: unknown;
 
@@ -179,6 +183,7 @@ export class TickLoop {
       let drained = false;
       for (let claim = ahead.shift(); claim; claim = ahead.shift()) {
         const raw = await claim.raw;
+        this.#noteRateLimit(raw, settling);
         const full = claim.limit > 0 && claimedCount(raw) >= claim.limit;
         if (!full) drained = true;
         const more = !drained && !this.#stopped;
@@ -212,6 +217,7 @@ export class TickLoop {
       await this.#armPending(shard);
     }
     await Promise.all(publishing);
+    await Promise.all(settling);
     if (publishError !== undefined) throw publishError;
     await this.#heartbeat(stats);
     await this.#sampleBacklog();
@@ -240,6 +246,14 @@ export class TickLoop {
     }
     await this.#renewIfDue();
     return !this.#stopped && publisher.capacity() > 0;
+  }
+
+  /** Keeps a claim's rate-limit settlement, and when its window frees if a limit held a handler back. */
+  #noteRateLimit(raw: RawClaim, settling: Promise<void>[]): void {
+    settling.push(raw.settled);
+    if (raw.rateRetryInMs === undefined) return;
+    const at = this.#now() + Math.max(0, raw.rateRetryInMs);
+    this.#rateRetryAt = Math.min(this.#rateRetryAt ?? at, at);
   }
 
   async #armPending(shard: number): Promise<void> {
@@ -334,6 +348,9 @@ export class TickLoop {
     // Wake in time to renew the leader lease (every third of it), or a follower takes over while we sleep.
     const maxSleep = Math.min(this.#o.maxSleepMs ?? 1000, (this.#o.leaderLeaseMs ?? 10_000) / 3);
     let target = Math.min(until, now + maxSleep);
+    // A rate-limited backlog: wake when its window frees (measured on the Redis clock from the reservation).
+    if (this.#rateRetryAt !== undefined) target = Math.min(target, Math.max(now, this.#rateRetryAt));
+    this.#rateRetryAt = undefined;
     const paused = await pausedHandlers(engine);
     for (let shard = 0; shard < engine.shards; shard++) {
       const handlers = (await engine.handlersOf(shard)).filter((h) => !paused.has(h));
@@ -341,9 +358,8 @@ export class TickLoop {
       const wake = await shardWake(engine, shard, handlers, now);
       if (wake.nextDueAt !== undefined) target = Math.min(target, wake.nextDueAt);
       if (wake.nextLeaseExpiry !== undefined) target = Math.min(target, wake.nextLeaseExpiry + 1);
-      // A backlog held back by a rate limit or an in-flight cap: look again at the next window.
-      if (wake.readyBacklog > 0)
-        target = Math.min(target, Math.min(Math.floor(now / 1000) * 1000 + 1000, now + 50));
+      // A backlog held back by an in-flight cap (or a rate limit, also covered above): look again soon.
+      if (wake.readyBacklog > 0) target = Math.min(target, now + 50);
       if (wake.armPending > 0) target = Math.min(target, now + 100);
     }
     return target;

@@ -73,3 +73,35 @@ describe('start fencing (local runtime)', () => {
     }
   });
 });
+
+describe('rate limit (local runtime)', () => {
+  it('perSecond 5 over 2 shards bounds starts: no sliding second holds more than 5 starts of the function; all 30 run', async () => {
+    const namespace = randomNamespace();
+    const scheduler = new Scheduler({ redis, namespace, shards: 2 });
+    const starts: number[] = [];
+    const runtime = startLocal({
+      redis: redisUrl(),
+      namespace,
+      shards: 2,
+      rateLimits: { api: { perSecond: 5 } },
+      handlers: { api: () => void starts.push(Date.now()) },
+    });
+    try {
+      await scheduler.scheduleMany(
+        Array.from({ length: 30 }, (_, i) => ({ handler: 'api', payload: i, at: 0 })),
+      );
+      await eventually(() => starts.length >= 30, 30_000);
+      const sorted = [...starts].sort((a, b) => a - b);
+      let busiest = 0;
+      for (let i = 0; i < sorted.length; i++) {
+        let j = i;
+        while (j < sorted.length && sorted[j]! < sorted[i]! + 1000) j++;
+        busiest = Math.max(busiest, j - i);
+      }
+      expect(busiest).toBeLessThanOrEqual(5);
+      expect(starts).toHaveLength(30);
+    } finally {
+      await runtime.stop();
+    }
+  });
+});

@@ -31,6 +31,8 @@ export interface RateReservation {
   readonly granted: number;
   /** Redis time (ms) after which the claim must not run. */
   readonly deadline: number;
+  /** Redis time (ms) of the reservation (0 when nothing was asked for). */
+  readonly at: number;
   /** The log member, for `settle` (empty when nothing was granted). */
   readonly member: string;
   /** When less than wanted was granted: the Redis time (ms) at which the window frees; else 0. */
@@ -52,7 +54,7 @@ export class RateLimiter {
 
   /** Reserves up to `wanted` claims of `handler` within `perSecond`. */
   async reserve(handler: string, perSecond: number, wanted: number): Promise<RateReservation> {
-    if (wanted <= 0) return { handler, granted: 0, deadline: 0, member: '', retryAt: 0 };
+    if (wanted <= 0) return { handler, granted: 0, deadline: 0, at: 0, member: '', retryAt: 0 };
     const id = randomBytes(6).toString('base64url');
     const [granted, deadline, member, retryAt] = await runScript<ReserveReply>(
       this.#redis,
@@ -64,6 +66,7 @@ export class RateLimiter {
       handler,
       granted: Number(granted),
       deadline: Number(deadline),
+      at: Number(deadline) - this.#graceMs,
       member,
       retryAt: Number(retryAt),
     };
