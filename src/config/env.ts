@@ -77,4 +77,6 @@ export const METRICS = {
   lateAckRejected: 'LateAckRejected',
   /** A delivery not backed by its task's live claim: acknowledged without running (start fencing). */
   staleStartRejected: 'StaleStartRejected',
+  /** Recurring series that completed (last occurrence claimed, or expiresAt passed): not dead, no alarm. */
+  seriesEnded: 'SeriesEnded',
 } as const;

@@ -71,6 +71,11 @@ export interface ClaimResult {
   readonly expired: number;
   /** Redis `TIME` of the claim (ms), read when a rate-limited handler was claimed for; else -1. */
   readonly claimedAt: number;
+  /**
+   * Recurring series that ended in this claim (completed): their last occurrence was claimed, or they were
+   * claimed after their `expiresAt` (that pending occurrence does not run; not dead, reason series-expired).
+   */
+  readonly seriesEnded: number;
 }
 
 /** What decoding a claim reply needs besides the reply. */
@@ -87,7 +92,7 @@ export interface ClaimContext {
 /** A claim script's reply, not yet decoded. */
 export interface RawClaim {
   readonly context: ClaimContext;
-  /** `{ expired, claimed at (Redis ms or -1), id, body, attempt, ... }`, see claim.lua. */
+  /** `{ expired, claimed at (Redis ms or -1), series ended, id, body, attempt, ... }`, see claim.lua. */
   readonly reply: ReadonlyArray<string | number>;
   /** Settles the claim's rate-limit reservations (never rejects: an unsettled one is safe, see rate-settle.lua). */
   readonly settled: Promise<void>;
@@ -98,8 +103,8 @@ export interface RawClaim {
   readonly rateRetryInMs?: number;
 }
 
-/** Where the tasks start in a claim reply: after `expired` and `claimed at`. */
-const CLAIM_REPLY_HEAD = 2;
+/** Where the tasks start in a claim reply: after `expired`, `claimed at` and `series ended`. */
+const CLAIM_REPLY_HEAD = 3;
 
 /** Tasks in a raw claim reply: known before decoding it. */
 export function claimedCount(raw: RawClaim): number {
@@ -151,7 +156,13 @@ export function decodeClaim(raw: RawClaim): ClaimResult {
       leaseUntil: lease.until,
     });
   }
-  return { tasks, dueAt, expired: Number(reply[0]), claimedAt: Number(reply[1]) };
+  return {
+    tasks,
+    dueAt,
+    expired: Number(reply[0]),
+    claimedAt: Number(reply[1]),
+    seriesEnded: Number(reply[2]),
+  };
 }
 
 /** Identifies one claim of a task: enough to ack, fail or release it. */
@@ -468,7 +479,7 @@ export class Engine {
       leaseByHandler: new Map(),
       handlerNames: new Map(),
     };
-    if (specs.length === 0) return { context, reply: [0, -1], settled: Promise.resolve() };
+    if (specs.length === 0) return { context, reply: [0, -1, 0], settled: Promise.resolve() };
     const k = this.keys(shard);
     const reservations = await this.#reserveRates(specs);
     const keys = [k.jobs, k.state, k.dead, k.arm, k.keys, k.prio];

@@ -27,8 +27,14 @@ import { Waker } from './waker.js';
 
 export type Precision = 'second' | 'minute';
 
-/** While a pass drains a backlog, cron series waiting for their next occurrence are armed this often. */
-const ARM_DURING_DRAIN_EVERY_MS = 1000;
+/** While a pass drains a backlog, the heartbeat is written this often. */
+const HEARTBEAT_DURING_DRAIN_EVERY_MS = 1000;
+
+/** Whether a claim batch holds an occurrence of a series ("<series id>@<ms>"): its series may need arming. */
+function hasOccurrence(tasks: readonly TaskEventDetail[]): boolean {
+  for (const t of tasks) if (t.id.includes('@')) return true;
+  return false;
+}
 
 export interface TickLoopOptions {
   readonly engine: Engine;
@@ -71,6 +77,8 @@ export interface PassStats {
   requeued: number;
   leaseDead: number;
   unknownHandler: number;
+  /** Recurring series that ended (completed) in this pass. */
+  seriesEnded: number;
 }
 
 function emptyPassStats(): PassStats {
@@ -83,6 +91,7 @@ function emptyPassStats(): PassStats {
     requeued: 0,
     leaseDead: 0,
     unknownHandler: 0,
+    seriesEnded: 0,
   };
 }
 
@@ -179,7 +188,7 @@ export class TickLoop {
       // claims one call at a time.
       const ahead: Array<{ limit: number; raw: Promise<RawClaim> }> = [];
       if (!this.#stopped) ahead.push(sendClaim());
-      let lastArm = this.#now();
+      let lastBeat = this.#now();
       let drained = false;
       for (let claim = ahead.shift(); claim; claim = ahead.shift()) {
         const raw = await claim.raw;
@@ -188,9 +197,15 @@ export class TickLoop {
         if (!full) drained = true;
         const more = !drained && !this.#stopped;
         if (more && !capacityAware) while (ahead.length < claimAhead) ahead.push(sendClaim());
-        const { tasks, dueAt, expired } = decodeClaim(raw);
+        const { tasks, dueAt, expired, seriesEnded } = decodeClaim(raw);
         stats.expired += expired;
         if (expired > 0) this.#metrics.count(METRICS.expired, expired);
+        if (seriesEnded > 0) this.#seriesEnded(seriesEnded, stats);
+        // A cron series fired in this batch waits in `arm` for Node's next occurrence: arm it now, not after
+        // the backlog, so its next occurrence is precomputed when it comes due (a series never waits behind
+        // one-off tasks). Awaited before the next batch: arm-series.lua and a claim of the same series must
+        // not interleave (the publishing of this batch still overlaps it).
+        if (hasOccurrence(tasks)) await this.#armPending(shard);
         if (tasks.length > 0) {
           stats.claimed += tasks.length;
           const job = this.#publish(await this.#rejectUnknown(tasks, dueAt, stats), stats);
@@ -205,12 +220,9 @@ export class TickLoop {
           if (publishing.size >= pipeline) await Promise.race(publishing);
           await this.#renewIfDue();
         }
-        // Cron series claimed during a long drain wait in `arm` for Node's next occurrence; arm them as we
-        // go, or a series due again before the drain ends finds nothing precomputed and skips occurrences.
-        if (more && this.#now() - lastArm >= ARM_DURING_DRAIN_EVERY_MS) {
-          await this.#armPending(shard);
+        if (more && this.#now() - lastBeat >= HEARTBEAT_DURING_DRAIN_EVERY_MS) {
           await this.#heartbeat(stats);
-          lastArm = this.#now();
+          lastBeat = this.#now();
         }
         if (more && capacityAware && !this.#stopped && (await this.#awaitCapacity())) ahead.push(sendClaim());
       }
@@ -246,6 +258,13 @@ export class TickLoop {
     }
     await this.#renewIfDue();
     return !this.#stopped && publisher.capacity() > 0;
+  }
+
+  /** Series that completed in a claim: reported (metric, info log), not dead-lettered. */
+  #seriesEnded(count: number, stats: PassStats): void {
+    stats.seriesEnded += count;
+    this.#metrics.count(METRICS.seriesEnded, count);
+    this.#logger.info('recurring series ended: expiresAt reached', { count, reason: 'series-expired' });
   }
 
   /** Keeps a claim's rate-limit settlement, and when its window frees if a limit held a handler back. */

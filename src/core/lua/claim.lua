@@ -1,8 +1,9 @@
 --[[
   claim: promotes each handler's due jobs into its ready queue, then takes ready jobs, within the
   handler's claim deadline (its rate-limit reservation) and in-flight cap, into in-flight with a lease deadline and a fresh claim token,
-  and counts the attempt. Expired jobs go to dead (reason "expired"); for an expired series that is its
-  pending occurrence, and the series itself ends. Claiming a recurring series creates
+  and counts the attempt. Expired jobs go to dead (reason "expired"); a series claimed after its
+  expiresAt ends as completed instead (nothing in dead: its end is the normal end of a series, reported
+  as "series ended", reason series-expired), its pending occurrence not run. Claiming a recurring series creates
   the occurrence "<id>@<occurrence ms>" and arms the series' next occurrence in the same step: the
   interval series is computed here, a cron series uses the nextRunAt Node precomputed, or, when that is
   missing or already past, is left unarmed in `arm` for Node, with the claim time (`a`) Node arms the next
@@ -39,7 +40,8 @@
            lease ms
 
   Returns: { expired, claimed at (Redis TIME ms, read when a group has a claim deadline; else -1),
-             claimed_id, body, attempt, ... }. The claim token of a claimed job is
+             series ended (series that completed in this call: past expiresAt, or no occurrence left
+             before it), claimed_id, body, attempt, ... }. The claim token of a claimed job is
   "<lease deadline ms>.<token prefix>.<claimed id>" (the deadline is now + the handler's lease, as "%d"
   formats it), so it is not repeated in the reply.
 ]]
@@ -54,8 +56,9 @@ local now = tonumber(ARGV[1])
 local token_prefix = ARGV[2]
 local step = tonumber(ARGV[3])
 local promote_limit = tonumber(ARGV[4])
-local result = { 0, -1 }
+local result = { 0, -1, 0 }
 local expired = 0
+local series_ended = 0
 local groups = (#ARGV - 4) / 5
 
 -- Redis time, once, when some group is rate-limited: its reservation is valid until its deadline.
@@ -120,15 +123,15 @@ local function write_occurrence(id, header, payload)
   return claim_id, claim_body
 end
 
--- A series claimed after its expiresAt: its pending occurrence expires like a one-off job (dead, reason
--- "expired": nothing runs after expiresAt, and an operator sees what was skipped), and the series ends
--- cleanly instead of sitting in the dead set itself, where a replay would restart a finished series.
+-- A series claimed after its expiresAt (a late tick): it ends as completed, as it would have at its last
+-- occurrence before expiresAt. Its pending occurrence does not run (nothing runs after expiresAt) and goes
+-- nowhere: a dead entry would trip the dead-task alarm for a series that simply ended, and a replay of it
+-- could not restart a finished series anyway. The tick reports the end (SeriesEnded, reason series-expired).
 local function expire_series(id, body)
-  local header, payload = decode_body(body, id)
-  local occurrence_id = write_occurrence(id, header, payload)
-  to_dead(occurrence_id, parse_state(redis.call("HGET", KEYS[2], occurrence_id)), "expired")
+  local header = decode_body(body, id)
   end_series(id, header)
   redis.call("HDEL", KEYS[2], id)
+  series_ended = series_ended + 1
 end
 
 -- Fires a recurring series: writes the occurrence and re-arms (or completes) the series. Returns the
@@ -142,6 +145,7 @@ local function fire_series(id, body, delayed)
   else
     -- The series has no occurrence before expiresAt: it is complete.
     end_series(id, header)
+    series_ended = series_ended + 1
   end
   return claim_id, claim_body
 end
@@ -203,8 +207,8 @@ local function claim_ids(ids, delayed, inflight, deadline)
             reread = true
           else
             to_dead(id, attempt, "expired")
+            expired = expired + 1
           end
-          expired = expired + 1
         else
           local claim_id = id
           local claim_body = body
@@ -300,4 +304,5 @@ for g = 1, groups do
   end
 end
 result[1] = expired
+result[3] = series_ended
 return result
