@@ -30,6 +30,8 @@ export interface InvariantSummary {
   readonly deadByReason: Record<string, number>;
   readonly deadByKind: Record<string, number>;
   readonly supersededChecked: number;
+  /** Executions whose claim was checked live at start (see invariant 0). */
+  readonly claimsCheckedAtStart: number;
 }
 
 const MAX_LISTED = 50;
@@ -85,6 +87,19 @@ export function checkInvariants(
     if (inv.status === 'succeeded' && inv.end !== undefined) {
       completedAt.set(inv.key, Math.min(completedAt.get(inv.key) ?? Number.POSITIVE_INFINITY, inv.end));
     }
+  }
+
+  // 0. No handler start without a live claim: each execution's claim, read from the store right after the
+  // wrapper's start fence, was the task's live claim. A claim may lapse legitimately between the fence and
+  // that read only once its lease deadline has passed (requeue-expired then takes it), so a read after
+  // `leaseUntil − 1 s` (1 s for a tick clock running ahead) is not counted either way.
+  let claimsChecked = 0;
+  for (const e of executions) {
+    if (e.claimLive === undefined || e.claimCheckedAt === undefined || e.leaseUntil === undefined) continue;
+    if (e.claimCheckedAt >= e.leaseUntil - 1000) continue;
+    claimsChecked++;
+    if (!e.claimLive)
+      violate('no-start-without-live-claim', `${e.id} (attempt ${e.attempt}) started without its live claim`);
   }
 
   // 1. One idempotency key per occurrence: every execution and delivery of an id carries the expected key.
@@ -246,6 +261,7 @@ export function checkInvariants(
 
   return {
     violations,
+    claimsCheckedAtStart: claimsChecked,
     byInvariant,
     occurrencesExpected: occurrences.length,
     occurrencesRun,
