@@ -91,12 +91,15 @@ export function checkInvariants(
 
   // 0. No handler start without a live claim: each execution's claim, read from the store right after the
   // wrapper's start fence, was the task's live claim. A claim may lapse legitimately between the fence and
-  // that read only once its lease deadline has passed (requeue-expired then takes it), so a read after
-  // `leaseUntil − 1 s` (1 s for a tick clock running ahead) is not counted either way.
+  // that read only once its lease deadline has passed (requeue-expired then takes it), or once the
+  // wrapper's own time-out has failed the attempt (a stalled event loop can fire it before the function's
+  // first read returns); so a read after `leaseUntil − 1 s` (1 s for a tick clock running ahead) or after
+  // the shorter time-out is not counted either way.
+  const timeoutMs = Math.min(params.handlerTimeoutMs, params.slowTimeoutMs);
   let claimsChecked = 0;
   for (const e of executions) {
     if (e.claimLive === undefined || e.claimCheckedAt === undefined || e.leaseUntil === undefined) continue;
-    if (e.claimCheckedAt >= e.leaseUntil - 1000) continue;
+    if (e.claimCheckedAt >= e.leaseUntil - 1000 || e.claimCheckedAt - e.start >= timeoutMs) continue;
     claimsChecked++;
     if (!e.claimLive)
       violate('no-start-without-live-claim', `${e.id} (attempt ${e.attempt}) started without its live claim`);
