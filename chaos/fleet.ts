@@ -64,6 +64,8 @@ export interface ExecutionRecord {
    */
   claimLive?: boolean;
   claimCheckedAt?: number;
+  /** What the check read: the state entry and in-flight score (for the violation's detail). */
+  claimSeen?: string;
   /** The delivered claim's lease deadline. */
   leaseUntil?: number;
 }
@@ -295,6 +297,7 @@ export class HandlerFleet {
       ]);
       record.claimCheckedAt = Date.now();
       const token = invocation.claimToken;
+      record.claimSeen = `state ${state} score ${score} token ${token} dup ${invocation.duplicate}`;
       record.claimLive =
         score !== null &&
         (state !== null
