@@ -24,6 +24,7 @@ import { bareLuaCeiling } from './reference/lua-ceiling.js';
 import { type Distribution, distribution, type Summary, summarize } from './stats.js';
 import { type BacklogRun, ticksetBacklog } from './tickset/backlog.js';
 import { ticksetClaimPublish } from './tickset/claim.js';
+import { HANDLER } from './tickset/common.js';
 import { ticksetLateness } from './tickset/lateness.js';
 import { ticksetBytesPerJob } from './tickset/memory.js';
 import { ticksetScheduleBatched, ticksetScheduleSingle } from './tickset/schedule.js';
@@ -35,6 +36,7 @@ const FIGURES = [
   'latency',
   'memory',
   'claim',
+  'limiter',
   'unpark',
   'e2e',
   'e2e-batched',
@@ -443,6 +445,25 @@ async function main(): Promise<void> {
       figures.claimPublish = claimPair;
     }
     const claim = claimPair?.tickset;
+    if (want('limiter')) {
+      // The rate limiter's cost: the same claim + publish with a perSecond limit that never binds (a reserve
+      // and a settle per claim call, the rate-limited claim path), side by side with no limit, alternating.
+      log(`limiter cost: claim + publish of ${cfg.claimN} due jobs, no limit vs a limit that never binds`);
+      const pair = throughputPair(
+        await interleaved(
+          cfg.runs,
+          () => ticksetClaimPublish(redis, cfg.claimN),
+          () => ticksetClaimPublish(redis, cfg.claimN, { [HANDLER]: { perSecond: 1_000_000_000 } }),
+          WARM,
+        ),
+      );
+      const ratio = pair.bullmq ? pair.bullmq.median / pair.tickset.median : undefined;
+      log(
+        `limiter cost: ${Math.round(pair.tickset.median)} jobs/s without, ${Math.round(pair.bullmq?.median ?? 0)} ` +
+          `jobs/s with a non-binding limit (${ratio === undefined ? '?' : `${(ratio * 100).toFixed(1)} %`})`,
+      );
+      figures.limiterCost = { without: pair.tickset, withLimit: pair.bullmq, ratio };
+    }
     let unparkPair: Pair | undefined;
     if (want('unpark')) {
       log(`unpark, one tick: ${cfg.claimN} parked jobs`);

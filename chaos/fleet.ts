@@ -57,6 +57,17 @@ export interface ExecutionRecord {
   effect?: 'written' | 'exists';
   effectAt?: number;
   end?: number;
+  /**
+   * Whether the claim that delivered it was still live when the function started, read from the store
+   * (state and in-flight score) at `claimCheckedAt`, after the wrapper's start fence: the invariant "no
+   * handler start without a live claim". Undefined when the read failed (the store was away).
+   */
+  claimLive?: boolean;
+  claimCheckedAt?: number;
+  /** What the check read: the state entry and in-flight score (for the violation's detail). */
+  claimSeen?: string;
+  /** The delivered claim's lease deadline. */
+  leaseUntil?: number;
 }
 
 /** One invocation of the wrapper (one delivered event, duplicates included). */
@@ -67,6 +78,7 @@ export interface InvocationRecord {
   readonly key: string;
   readonly attempt: number;
   readonly claimToken: string;
+  readonly shard: number;
   readonly leaseUntil: number;
   readonly duplicate: boolean;
   /** When the loopback accepted the entry (the fleet took it), and when the invocation began. */
@@ -124,6 +136,7 @@ export class HandlerFleet {
   readonly #params: ChaosParams;
   readonly #random: () => number;
   readonly #redis: RedisClient;
+  readonly #engine: Engine;
   readonly #wrappers = new Map<string, (event: unknown) => Promise<TaskOutcome<unknown>>>();
   /** The invocation records of the running wrapper call, by task id (a batch has one per task). */
   readonly #invocation = new AsyncLocalStorage<ReadonlyMap<string, InvocationRecord>>();
@@ -138,6 +151,7 @@ export class HandlerFleet {
     this.#params = params;
     this.#random = random;
     this.#redis = effects;
+    this.#engine = engine;
     const logger: TicksetLogger = {
       debug: () => undefined,
       info: () => undefined,
@@ -263,6 +277,7 @@ export class HandlerFleet {
         key: detail.idempotencyKey,
         attempt: detail.attempt,
         claimToken: detail.claimToken,
+        shard: detail.shard,
         leaseUntil: detail.leaseUntil,
         duplicate,
         acceptedAt,
@@ -308,6 +323,28 @@ export class HandlerFleet {
     return 'ok';
   }
 
+  /** Reads whether the invocation's claim is the task's live claim (the check ack and the start fence make). */
+  async #checkClaim(record: ExecutionRecord, invocation: InvocationRecord): Promise<void> {
+    record.leaseUntil = invocation.leaseUntil;
+    try {
+      const k = this.#engine.keys(invocation.shard);
+      const [state, score] = await Promise.all([
+        this.#engine.redis.hget(k.state, record.id),
+        this.#engine.redis.zscore(k.inflight(record.handler), record.id),
+      ]);
+      record.claimCheckedAt = Date.now();
+      const token = invocation.claimToken;
+      record.claimSeen = `state ${state} score ${score} token ${token} dup ${invocation.duplicate}`;
+      record.claimLive =
+        score !== null &&
+        (state !== null
+          ? state.split('|')[1] === token
+          : token.endsWith(`.${record.id}`) && Number(token.slice(0, token.indexOf('.'))) === Number(score));
+    } catch {
+      // The store is away (an injected outage): nothing known.
+    }
+  }
+
   /** The user function: log, maybe misbehave, write the keyed effect. */
   async #execute(task: Task): Promise<{ ok: true }> {
     const invocation = this.#invocation.getStore()?.get(task.id);
@@ -323,6 +360,7 @@ export class HandlerFleet {
       behaviour,
     };
     this.executions.push(record);
+    if (invocation) await this.#checkClaim(record, invocation);
     this.#functionsRunning++;
     const c = this.counters;
     try {

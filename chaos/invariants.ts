@@ -30,6 +30,8 @@ export interface InvariantSummary {
   readonly deadByReason: Record<string, number>;
   readonly deadByKind: Record<string, number>;
   readonly supersededChecked: number;
+  /** Executions whose claim was checked live at start (see invariant 0). */
+  readonly claimsCheckedAtStart: number;
 }
 
 const MAX_LISTED = 50;
@@ -85,6 +87,28 @@ export function checkInvariants(
     if (inv.status === 'succeeded' && inv.end !== undefined) {
       completedAt.set(inv.key, Math.min(completedAt.get(inv.key) ?? Number.POSITIVE_INFINITY, inv.end));
     }
+  }
+
+  // 0. No handler start without a live claim: each execution's claim, read from the store right after the
+  // wrapper's start fence, was the task's live claim. A claim may lapse legitimately between the fence and
+  // that read only once its lease deadline has passed (requeue-expired then takes it), or once the
+  // wrapper's own time-out has failed the attempt (a stalled event loop can fire it before the function's
+  // first read returns); so a read after `leaseUntil − 1 s` (1 s for a tick clock running ahead) or after
+  // the shorter time-out is not counted either way. The check is a cross-check from outside: the fence
+  // itself is atomic with the idempotency record (idempotency-begin.lua).
+  const timeoutMs = Math.min(params.handlerTimeoutMs, params.slowTimeoutMs);
+  let claimsChecked = 0;
+  for (const e of executions) {
+    if (e.claimLive === undefined || e.claimCheckedAt === undefined || e.leaseUntil === undefined) continue;
+    if (e.claimCheckedAt >= e.leaseUntil - 1000 || e.claimCheckedAt - e.start >= timeoutMs) continue;
+    // An upsert of the key supersedes a claim at any time (after the fence too): not counted.
+    if ((workload.tasks.get(e.id)?.superseded.length ?? 0) > 0) continue;
+    claimsChecked++;
+    if (!e.claimLive)
+      violate(
+        'no-start-without-live-claim',
+        `${e.id} (attempt ${e.attempt}, ${e.handler}) started without its live claim: read ${e.claimCheckedAt - e.start} ms after start, ${e.claimSeen ?? ''}`,
+      );
   }
 
   // 1. One idempotency key per occurrence: every execution and delivery of an id carries the expected key.
@@ -246,6 +270,7 @@ export function checkInvariants(
 
   return {
     violations,
+    claimsCheckedAtStart: claimsChecked,
     byInvariant,
     occurrencesExpected: occurrences.length,
     occurrencesRun,

@@ -31,6 +31,7 @@ export function formatReport(report: ChaosReport): string {
     `crash window              ${n(i.crashWindow)} re-executions after an effect whose record was never completed`,
     `effects suppressed        ${n(i.effectsSuppressed)} (keyed SET NX found the effect already written)`,
     `superseded revisions      ${n(i.supersededChecked)} checked never to run`,
+    `live claim at start       ${n(i.claimsCheckedAtStart)} executions checked (no handler start without a live claim)`,
     `dead set                  ${list(i.deadByReason)} | by kind: ${list(i.deadByKind)}`,
     `tick stderr               ${report.tickStderr.warnings} warnings, ${report.tickStderr.errors} errors, ${report.tickStderr.other} other lines`,
     `drain time                ${report.drainMs === undefined ? 'did not drain' : `${n(report.drainMs)} ms after the last due time`}`,

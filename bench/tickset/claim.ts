@@ -2,7 +2,7 @@
  * tickset claim + publish: one tick process drains a pre-loaded backlog of due jobs with `TickLoop.pass()`
  * and a no-op publisher (promote, claim, decode into event details, "publish"). Nothing else runs.
  */
-import { connect, Engine, type Publisher } from 'tickset';
+import { connect, Engine, type HandlerLimits, type Publisher } from 'tickset';
 import { TickLoop } from 'tickset/tick';
 import { measure, type Throughput } from '../cpu.js';
 import type { BenchRedis } from '../redis.js';
@@ -18,7 +18,11 @@ export function noopPublisher(): Publisher & { published: number } {
   };
 }
 
-export async function ticksetClaimPublish(redis: BenchRedis, n: number): Promise<Throughput> {
+export async function ticksetClaimPublish(
+  redis: BenchRedis,
+  n: number,
+  rateLimits?: Readonly<Record<string, HandlerLimits>>,
+): Promise<Throughput> {
   const namespace = 'bench-claim';
   await redis.flush();
   await preloadDue(redis.url, namespace, n);
@@ -26,7 +30,7 @@ export async function ticksetClaimPublish(redis: BenchRedis, n: number): Promise
   try {
     const engine = new Engine(client, { namespace });
     const publisher = noopPublisher();
-    const loop = new TickLoop({ engine, publisher });
+    const loop = new TickLoop({ engine, publisher, ...(rateLimits ? { rateLimits } : {}) });
     const m = await measure(redis);
     const stats = await loop.pass();
     const result = await m.stop(n);

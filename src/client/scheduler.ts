@@ -5,6 +5,7 @@
 import { Engine } from '../core/engine.js';
 import { shardOf } from '../core/ids.js';
 import { getJob, getStats, type JobInfo, type Stats } from '../core/inspect.js';
+import { isValidHandlerName } from '../core/keys.js';
 import { validateParkAfterMs } from '../core/parking.js';
 import {
   isWellFormedText,
@@ -13,7 +14,16 @@ import {
   prepareJob,
   type ScheduleOptions,
 } from '../core/prepare.js';
-import { cancelJob } from '../core/store/admin.js';
+import {
+  cancelJob,
+  checkDeadSelector,
+  type DeadResult,
+  type DeadSelector,
+  pauseHandler,
+  purgeDeadJobs,
+  replayDeadJobs,
+  resumeHandler,
+} from '../core/store/admin.js';
 import { ValidationError } from '../errors.js';
 import {
   type ConnectOptions,
@@ -151,10 +161,52 @@ export class Scheduler {
     return this.#guard(getJob(this.engine, idOrKey, this.#now()));
   }
 
-  /** Cancels the job with this id (or key), wherever it is (queued, in flight or dead). */
+  /**
+   * Cancels the job with this id (or key), wherever it is (queued, in flight or dead). Once this returns
+   * true, no handler starts for it (start fencing); a handler already running is not stopped.
+   */
   async cancel(idOrKey: string): Promise<boolean> {
     this.#checkRef(idOrKey);
     return this.#guard(cancelJob(this.engine, idOrKey));
+  }
+
+  /**
+   * Pauses a handler: the tick claims none of its tasks (they wait due, nothing fails) until `resume`.
+   * Returns true when it changed (false: already paused).
+   */
+  async pause(handler: string): Promise<boolean> {
+    this.#checkHandler(handler);
+    return this.#guard(pauseHandler(this.engine, handler));
+  }
+
+  /** Resumes a paused handler; true when it changed (false: it was not paused). */
+  async resume(handler: string): Promise<boolean> {
+    this.#checkHandler(handler);
+    return this.#guard(resumeHandler(this.engine, handler));
+  }
+
+  /**
+   * Replays dead jobs (`{ id }`, `{ key }`, `{ handler, olderThanMs? }` or `{ all: true, olderThanMs? }`):
+   * each is due now, attempts reset, with a new idempotency key. Throws `ValidationError` for a bad selector.
+   */
+  async replayDead(selector: DeadSelector): Promise<DeadResult> {
+    checkDeadSelector(selector);
+    return this.#guard(replayDeadJobs(this.engine, selector, this.#now()));
+  }
+
+  /** Deletes dead jobs for good; the same selectors as `replayDead`. */
+  async purgeDead(selector: DeadSelector): Promise<DeadResult> {
+    checkDeadSelector(selector);
+    return this.#guard(purgeDeadJobs(this.engine, selector, this.#now()));
+  }
+
+  #checkHandler(handler: string): void {
+    if (typeof handler !== 'string' || !isValidHandlerName(handler))
+      throw new ValidationError(
+        'handler',
+        handler,
+        'a handler name matching [A-Za-z0-9][A-Za-z0-9_.-]{0,63}',
+      );
   }
 
   /** Counts across all shards: scheduled (not yet due), due (not claimed), inflight, dead, oldest due age. */

@@ -146,6 +146,10 @@ export const METRICS = {
   lateAckRejected: 'LateAckRejected',
   /** Tasks of a batch event released unstarted because the invocation's time ran out (handler). */
   batchReleased: 'BatchTasksReleased',
+  /** A delivery not backed by its task's live claim: acknowledged without running (start fencing). */
+  staleStartRejected: 'StaleStartRejected',
+  /** Recurring series that completed (last occurrence claimed, or expiresAt passed): not dead, no alarm. */
+  seriesEnded: 'SeriesEnded',
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
@@ -177,6 +181,8 @@ export const METRIC_CATALOG: Record<
   [METRICS.tickHeartbeat]: { unit: 'Count', emitters: ['tick'] },
   [METRICS.lateAckRejected]: { unit: 'Count', emitters: ['handler'] },
   [METRICS.batchReleased]: { unit: 'Count', emitters: ['handler'] },
+  [METRICS.staleStartRejected]: { unit: 'Count', emitters: ['handler'] },
+  [METRICS.seriesEnded]: { unit: 'Count', emitters: ['tick'] },
 };
 
 /** An AWS service metric an alarm or the dashboard reads, and the documentation page that defines it. */

@@ -27,14 +27,21 @@ import { MOVE_AHEAD_MS, parseParkSlot } from './parking.js';
 import type { PreparedJob } from './prepare.js';
 import { runScript } from './script.js';
 import { LUA } from './scripts.generated.js';
+import { RateLimiter, type RateReservation } from './store/rate-limit.js';
 import { backoffDelayMs, nextCronOccurrence } from './timing.js';
 import { TASK_EVENT_VERSION, type TaskEventDetail } from './types.js';
 
 /** Per-handler limits, to honour third-party quotas. */
 export interface HandlerLimits {
-  /** Most tasks published per second (fixed one-second windows). @default - unlimited */
+  /**
+   * Most claims of the handler in any sliding 1-second window, over all shards together, timed by Redis
+   * `TIME` (a sliding log, `store/rate-limit.ts`; ARCHITECTURE.md "Sharding and limits"). @default - unlimited
+   */
   readonly perSecond?: number;
-  /** Most tasks claimed and not yet acknowledged at once. @default - unlimited */
+  /**
+   * Most tasks claimed and not yet acknowledged at once, per shard (each shard's in-flight set is
+   * counted on its own: with `shards: n` up to n × maxInFlight). @default - unlimited
+   */
   readonly maxInFlight?: number;
 }
 
@@ -62,6 +69,13 @@ export interface ClaimResult {
   /** Due time of each task (epoch ms), in the order of `tasks`. */
   readonly dueAt: number[];
   readonly expired: number;
+  /** Redis `TIME` of the claim (ms), read when a rate-limited handler was claimed for; else -1. */
+  readonly claimedAt: number;
+  /**
+   * Recurring series that ended in this claim (completed): their last occurrence was claimed, or they were
+   * claimed after their `expiresAt` (that pending occurrence does not run; not dead, reason series-expired).
+   */
+  readonly seriesEnded: number;
 }
 
 /** What decoding a claim reply needs besides the reply. */
@@ -78,13 +92,23 @@ export interface ClaimContext {
 /** A claim script's reply, not yet decoded. */
 export interface RawClaim {
   readonly context: ClaimContext;
-  /** `{ expired, id, body, attempt, ... }`, see claim.lua. */
+  /** `{ expired, claimed at (Redis ms or -1), series ended, id, body, attempt, ... }`, see claim.lua. */
   readonly reply: ReadonlyArray<string | number>;
+  /** Settles the claim's rate-limit reservations (never rejects: an unsettled one is safe, see rate-settle.lua). */
+  readonly settled: Promise<void>;
+  /**
+   * When a rate limit granted less than was wanted: how long after the reservation (ms, Redis clock) the
+   * busiest handler's window frees. The tick wakes no later than that.
+   */
+  readonly rateRetryInMs?: number;
 }
+
+/** Where the tasks start in a claim reply: after `expired`, `claimed at` and `series ended`. */
+const CLAIM_REPLY_HEAD = 3;
 
 /** Tasks in a raw claim reply: known before decoding it. */
 export function claimedCount(raw: RawClaim): number {
-  return (raw.reply.length - 1) / 3;
+  return (raw.reply.length - CLAIM_REPLY_HEAD) / 3;
 }
 
 /** Decodes a claim reply into event details. */
@@ -107,7 +131,7 @@ export function decodeClaim(raw: RawClaim): ClaimResult {
     }
     return lease;
   };
-  for (let i = 1; i < reply.length; i += 3) {
+  for (let i = CLAIM_REPLY_HEAD; i < reply.length; i += 3) {
     const id = String(reply[i]);
     const { header, payloadJson } = decodeBody(id, String(reply[i + 1]), nameOf);
     const due = header.o ?? header.r ?? now;
@@ -132,7 +156,13 @@ export function decodeClaim(raw: RawClaim): ClaimResult {
       leaseUntil: lease.until,
     });
   }
-  return { tasks, dueAt, expired: Number(reply[0]) };
+  return {
+    tasks,
+    dueAt,
+    expired: Number(reply[0]),
+    claimedAt: Number(reply[1]),
+    seriesEnded: Number(reply[2]),
+  };
 }
 
 /** Identifies one claim of a task: enough to ack, fail or release it. */
@@ -143,7 +173,21 @@ export type AckOutcome = 'acked' | 'stale' | 'missing';
 export type BeginOutcome =
   | { readonly status: 'started' }
   | { readonly status: 'running' }
-  | { readonly status: 'completed'; readonly record: string };
+  | { readonly status: 'completed'; readonly record: string }
+  | { readonly status: 'stale'; readonly reason: StaleStartReason };
+/**
+ * Why a delivery was not started (start fencing, idempotency-begin.lua): `cancelled` no job with its id
+ * exists (cancelled, purged, or never scheduled; an acknowledged job whose COMPLETED record is still there
+ * is a duplicate instead); `superseded` the job exists but the event's claim is not its live one (lease
+ * expired and requeued or claimed again, attempt failed or released, upsert); `unknown` the event's token
+ * is not a claim token of its id (a forged or corrupted event).
+ */
+export type StaleStartReason = 'cancelled' | 'superseded' | 'unknown';
+const STALE_START_REASONS: Record<number, StaleStartReason> = {
+  [-1]: 'cancelled',
+  [-2]: 'superseded',
+  [-3]: 'unknown',
+};
 export interface FailOutcome {
   readonly outcome: 'retry' | 'dead' | 'stale' | 'missing';
   readonly attempt: number;
@@ -245,6 +289,7 @@ export class Engine {
   readonly shards: number;
   readonly agingStepMs: number;
   readonly global: GlobalKeys;
+  #rateLimiter: RateLimiter | undefined;
   readonly redis: RedisClient;
   readonly #shardKeys: ShardKeys[];
 
@@ -411,7 +456,9 @@ export class Engine {
     now: number,
     options: { readonly promoteLimit?: number } = {},
   ): Promise<ClaimResult> {
-    return decodeClaim(await this.claimRaw(shard, specs, now, options));
+    const raw = await this.claimRaw(shard, specs, now, options);
+    await raw.settled;
+    return decodeClaim(raw);
   }
 
   /**
@@ -432,19 +479,21 @@ export class Engine {
       leaseByHandler: new Map(),
       handlerNames: new Map(),
     };
-    if (specs.length === 0) return { context, reply: [0] };
+    if (specs.length === 0) return { context, reply: [0, -1, 0], settled: Promise.resolve() };
     const k = this.keys(shard);
-    const keys = [k.jobs, k.state, k.dead, k.rate, k.arm, k.keys, k.prio];
+    const reservations = await this.#reserveRates(specs);
+    const keys = [k.jobs, k.state, k.dead, k.arm, k.keys, k.prio];
     let promoteLimit = options.promoteLimit ?? 1000;
     if (options.promoteLimit === undefined)
       for (const spec of specs) promoteLimit = Math.max(promoteLimit, spec.limit);
     const args: Array<string | number> = [now, context.tokenPrefix, this.agingStepMs, promoteLimit];
     for (const spec of specs) {
       keys.push(k.delayed(spec.handler), k.ready(spec.handler), k.inflight(spec.handler));
+      const reservation = reservations.get(spec.handler);
       args.push(
         spec.handler,
-        spec.limit,
-        spec.limits?.perSecond ?? -1,
+        reservation ? reservation.granted : spec.limit,
+        reservation && reservation.granted > 0 ? reservation.deadline : -1,
         spec.limits?.maxInFlight ?? -1,
         spec.leaseMs,
       );
@@ -462,14 +511,73 @@ export class Engine {
     // Any other code (not expected: a body in a handler's queue has that handler's code) is read from the
     // shard's registry, so that decodeClaim needs no I/O.
     const unknown = new Set<string>();
-    for (let i = 1; i < reply.length; i += 3) {
+    for (let i = CLAIM_REPLY_HEAD; i < reply.length; i += 3) {
       const code = handlerCodeOf(String(reply[i + 1]));
       if (code !== undefined && !context.handlerNames.has(code)) unknown.add(code);
     }
     if (unknown.size > 0)
       for (const [code, name] of await this.handlerNames(shard, [...unknown]))
         context.handlerNames.set(code, name);
-    return { context, reply };
+    if (reservations.size === 0) return { context, reply, settled: Promise.resolve() };
+    return { context, reply, ...this.#settleRates(reservations, context, reply) };
+  }
+
+  /** The rate limiter of this namespace (created on first use). */
+  get rateLimiter(): RateLimiter {
+    this.#rateLimiter ??= new RateLimiter(this.redis, this.global);
+    return this.#rateLimiter;
+  }
+
+  /**
+   * Reserves the claims of each rate-limited spec over all shards (one `rate-reserve.lua` call per handler,
+   * sent together): at most `min(limit, perSecond)`; the claim takes what was granted, before its deadline.
+   */
+  async #reserveRates(specs: readonly ClaimSpec[]): Promise<Map<string, RateReservation>> {
+    const reservations = new Map<string, RateReservation>();
+    const limited = specs.filter((s) => s.limits?.perSecond !== undefined && s.limit > 0);
+    if (limited.length === 0) return reservations;
+    const granted = await Promise.all(
+      limited.map((s) =>
+        this.rateLimiter.reserve(s.handler, s.limits!.perSecond!, Math.min(s.limit, s.limits!.perSecond!)),
+      ),
+    );
+    for (const r of granted) reservations.set(r.handler, r);
+    return reservations;
+  }
+
+  /**
+   * Settles each reservation with the jobs its handler claimed, at the claim's Redis time (the reply's
+   * second element); and, when a limit held a handler back, how long until its window frees.
+   */
+  #settleRates(
+    reservations: ReadonlyMap<string, RateReservation>,
+    context: ClaimContext,
+    reply: ReadonlyArray<string | number>,
+  ): { settled: Promise<void>; rateRetryInMs?: number } {
+    const claimedAt = Number(reply[1]);
+    const counts = new Map<string, number>();
+    for (let i = CLAIM_REPLY_HEAD; i < reply.length; i += 3) {
+      const code = handlerCodeOf(String(reply[i + 1]));
+      // A format-1 body carries its handler's name: count it by decoding its header.
+      const handler =
+        code !== undefined
+          ? context.handlerNames.get(code)
+          : decodeBody(String(reply[i]), String(reply[i + 1]), () => undefined).header.h;
+      if (handler !== undefined) counts.set(handler, (counts.get(handler) ?? 0) + 1);
+    }
+    let retryIn: number | undefined;
+    const settling: Promise<void>[] = [];
+    for (const r of reservations.values()) {
+      if (r.retryAt > 0) retryIn = Math.min(retryIn ?? Number.POSITIVE_INFINITY, r.retryAt - r.at);
+      if (r.member && claimedAt >= 0)
+        settling.push(this.rateLimiter.settle(r, counts.get(r.handler) ?? 0, claimedAt));
+    }
+    // A settle that fails leaves its reservation counting conservatively until it ages out: safe.
+    const settled = Promise.all(settling).then(
+      () => undefined,
+      () => undefined,
+    );
+    return retryIn === undefined ? { settled } : { settled, rateRetryInMs: retryIn };
   }
 
   /** Returns jobs whose lease expired to their ready queues (or to dead when attempts are used up). */
@@ -555,30 +663,35 @@ export class Engine {
   }
 
   /**
-   * Starts executions: writes each idempotency record "in progress" (`idempotency-begin.lua`), all records
-   * of one shard in one call, with the same `inProgress` value (the batch starts together). Per record:
-   * `started`, `running` (another execution holds it), or the stored COMPLETED record.
+   * Starts executions of tasks of one handler in one shard (`idempotency-begin.lua`), all in one call:
+   * first the start fence (the task exists, is in flight, and `claimToken` is its live claim), then the
+   * idempotency record "in progress", with the same `inProgress` value for the batch (it starts together).
+   * Per task: `started`, `running` (another execution holds the record), the stored COMPLETED record, or
+   * `stale` with its reason (nothing written: the function must not run).
    */
   async beginExecutions(
     shard: number,
-    recordKeys: readonly string[],
+    handler: string,
+    tasks: ReadonlyArray<{ readonly id: string; readonly claimToken: string; readonly recordKey: string }>,
     inProgress: string,
     now: number,
     ttlSeconds: number,
   ): Promise<BeginOutcome[]> {
-    this.keys(shard);
-    const reply = await runScript<Array<number | string>>(this.redis, LUA.idempotencyBegin, recordKeys, [
-      now,
-      ttlSeconds,
-      inProgress,
-    ]);
-    return reply.map((r) =>
-      r === 1
-        ? { status: 'started' }
-        : r === 2
-          ? { status: 'running' }
-          : { status: 'completed', record: String(r) },
-    );
+    const k = this.keys(shard);
+    const keys = [k.jobs, k.state, k.inflight(handler)];
+    const args: Array<string | number> = [now, ttlSeconds, inProgress];
+    for (const t of tasks) {
+      keys.push(t.recordKey);
+      args.push(t.id);
+    }
+    for (const t of tasks) args.push(t.claimToken);
+    const reply = await runScript<Array<number | string>>(this.redis, LUA.idempotencyBegin, keys, args);
+    return reply.map((r): BeginOutcome => {
+      if (r === 1) return { status: 'started' };
+      if (r === 2) return { status: 'running' };
+      if (typeof r === 'number') return { status: 'stale', reason: STALE_START_REASONS[r] ?? 'unknown' };
+      return { status: 'completed', record: String(r) };
+    });
   }
 
   /**

@@ -23,8 +23,6 @@ export interface ShardKeys {
   readonly seq: string;
   /** ZSET id → failedAt ms. */
   readonly dead: string;
-  /** HASH handler → "windowSecond:count" for per-second rate limits. */
-  readonly rate: string;
   /** SET of cron series ids whose next occurrence Node must compute. */
   readonly arm: string;
   /** HASH with the newest stored format version written (`format`). */
@@ -64,6 +62,8 @@ export interface GlobalKeys {
   readonly paused: string;
   /** Pub/sub channel a producer publishes to when it schedules a job earlier than the queue head. */
   readonly wakeChannel: string;
+  /** ZSET, per handler: the rate limiter's sliding log of reservations over all shards (see `store/rate-limit.ts`). */
+  rateLog(handler: string): string;
   /**
    * Prefix of the idempotency records written before records moved into their shard's slot
    * (`ShardKeys.idempotencyPrefix`): `<prefix>#<md5 of the idempotency key>`, no hash tag. Read only, by the
@@ -98,7 +98,6 @@ export function shardKeys(namespace: string, shard: number): ShardKeys {
     handlers: `${tag}:handlers`,
     seq: `${tag}:seq`,
     dead: `${tag}:dead`,
-    rate: `${tag}:rate`,
     arm: `${tag}:arm`,
     meta: `${tag}:meta`,
     handlerCodes: `${tag}:hcodes`,
@@ -122,6 +121,7 @@ export function globalKeys(namespace: string): GlobalKeys {
     heartbeat: `${tag}:heartbeat`,
     paused: `${tag}:paused`,
     wakeChannel: `${tag}:wake`,
+    rateLog: (handler) => `${tag}:ratelog:${handler}`,
     legacyIdempotencyPrefix: `tickset-idem:${namespace}`,
   };
 }

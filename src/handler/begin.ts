@@ -8,11 +8,15 @@
  *   alongside, in parallel (ARCHITECTURE.md, "Upgrading"); only a redelivery can find one, since a first
  *   delivery built in this process was claimed after the upgrade.
  *
+ * - start fencing, in the same script and before the record: the task must exist, be in flight and hold
+ *   this event's claim token; otherwise (cancelled, superseded, or a token that is not a claim's) the
+ *   delivery is a stale start: acknowledged without running and never retried (ARCHITECTURE.md).
+ *
  * A check that must pass before the function starts belongs here.
  */
 import type { Context } from 'aws-lambda';
 import { METRICS } from '../config/env.js';
-import type { BeginOutcome } from '../core/engine.js';
+import type { BeginOutcome, StaleStartReason } from '../core/engine.js';
 import { duplicate, failed, releaseRecord } from './complete.js';
 import type { Delivery, WrapperSettings } from './delivery.js';
 import { recordKeyOf, recordState, storedResult } from './executions.js';
@@ -61,9 +65,12 @@ export async function begin<R>(
   try {
     const beginning = d.executions.begin.add({
       shard: detail.shard,
+      handler: detail.handler,
+      id: detail.id,
+      claimToken: detail.claimToken,
       ttlSeconds: w.ttl,
       runForMs: runFor,
-      key: recordKey,
+      recordKey,
     });
     if (legacyKey === undefined) begun = await beginning;
     else [begun, legacy] = await Promise.all([beginning, engine.redis.get(legacyKey)]);
@@ -72,6 +79,7 @@ export async function begin<R>(
     // in-progress expiry, exactly as after a crash here.
     return { run: false, outcome: await failed(w, d, error, undefined) };
   }
+  if (begun.status === 'stale') return { run: false, outcome: staleStart(w, d, begun.reason) };
   if (begun.status === 'completed')
     return { run: false, outcome: await duplicate(w, d, storedResult(begun.record) as R, recordKey) };
   const earlier = legacy === null ? 'none' : recordState(legacy, Date.now());
@@ -83,4 +91,14 @@ export async function begin<R>(
     return { run: false, outcome: { status: 'in-progress' } };
   }
   return { run: true, recordKey };
+}
+
+/**
+ * A delivery that its task's live claim does not back: the function does not run, and the wrapper returns
+ * normally (a Lambda retry would be stale too). Logged without the payload.
+ */
+function staleStart<R>(w: WrapperSettings, d: Delivery, reason: StaleStartReason): TaskOutcome<R> {
+  w.sink.count(METRICS.staleStartRejected);
+  w.log.warn('start rejected: the claim is not live', { ...d.base, reason });
+  return { status: 'stale', reason };
 }

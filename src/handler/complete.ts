@@ -20,7 +20,7 @@ export async function releaseRecord(d: Delivery, recordKey: string): Promise<voi
   await releaseStoredRecord(d.engine.redis, recordKey).catch(ignore);
 }
 
-/** Releases the record (when this execution holds it), then records the failed attempt. */
+/** Records the failed attempt, then releases the record (when this execution holds it). */
 export async function failed<R>(
   w: WrapperSettings,
   d: Delivery,
@@ -29,8 +29,17 @@ export async function failed<R>(
 ): Promise<TaskOutcome<R>> {
   const reason = error instanceof TaskTimeoutError ? 'timeout' : 'error';
   const message = error instanceof Error ? error.message : String(error);
-  if (recordKey !== undefined) await releaseRecord(d, recordKey);
-  const out = await d.engine.fail(d.detail, { reason, message }, w.now());
+  // The failure first, then the record: once the claim has ended, a duplicate delivery of this event is
+  // fenced at its start (stale); releasing the record first let one start between the two steps and run
+  // the function again for an attempt that was about to be failed. A retry is due only after its backoff,
+  // so it does not meet the record still in progress. The record is released even when recording the
+  // failure throws; with the store away it stays in progress until its in-progress expiry, as after a crash.
+  let out: Awaited<ReturnType<typeof d.engine.fail>>;
+  try {
+    out = await d.engine.fail(d.detail, { reason, message }, w.now());
+  } finally {
+    if (recordKey !== undefined) await releaseRecord(d, recordKey);
+  }
   w.sink.count(METRICS.failed);
   if (out.outcome === 'retry') {
     w.sink.count(METRICS.retried);

@@ -1,7 +1,7 @@
 /**
  * The wrapper's idempotency records, and the two steps of an execution batched per event-loop turn:
  *
- *   begin     record "in progress" (or find it COMPLETED / running elsewhere)  idempotency-begin.lua
+ *   begin     start fence (live claim), then record "in progress" (or find it COMPLETED / running elsewhere)  idempotency-begin.lua
  *   complete  record "completed" with the result, and ack the claim          complete.lua
  *
  * Records keep Powertools' cache-layer format byte for byte (its attribute names and statuses are taken
@@ -73,10 +73,13 @@ export function storedResult(record: string): unknown {
 
 export interface BeginItem {
   readonly shard: number;
+  readonly handler: string;
+  readonly id: string;
+  readonly claimToken: string;
   readonly ttlSeconds: number;
   /** How long the execution may run: its record stays "in progress" that long (from the batch's start). */
   readonly runForMs: number;
-  readonly key: string;
+  readonly recordKey: string;
 }
 
 export interface CompleteItem {
@@ -107,18 +110,13 @@ export function executionsOf(engine: Engine): Executions {
     executions = {
       // One "in progress" record per batch (its tasks start together), so it is built and sent once.
       begin: new TurnBatcher<BeginItem, BeginItem, BeginOutcome>({
-        groupKey: (i) => `${i.shard}|${i.ttlSeconds}|${i.runForMs}`,
+        // Per shard and handler: the start fence reads the handler's in-flight set.
+        groupKey: (i) => `${i.shard}|${i.ttlSeconds}|${i.runForMs}|${i.handler}`,
         group: (i) => i,
         send: (first, items) => {
           const now = Date.now();
           const inProgress = inProgressRecord(recordExpiry(now, first.ttlSeconds), now + first.runForMs);
-          return engine.beginExecutions(
-            first.shard,
-            items.map((i) => i.key),
-            inProgress,
-            now,
-            first.ttlSeconds,
-          );
+          return engine.beginExecutions(first.shard, first.handler, items, inProgress, now, first.ttlSeconds);
         },
       }),
       // The records of one batch share their expiry: the head is sent once, each task sends its tail.

@@ -1,5 +1,5 @@
 /** The public types of `taskHandler`: what a function receives, what a delivery ends as, the options. */
-import type { Engine } from '../core/engine.js';
+import type { Engine, StaleStartReason } from '../core/engine.js';
 import type { JsonValue } from '../core/types.js';
 import type { TicksetLogger } from '../observability/logger.js';
 import type { MetricsSink } from '../observability/metrics.js';
@@ -23,7 +23,11 @@ export type TaskOutcome<R> =
   | { readonly status: 'in-progress' }
   | { readonly status: 'retrying'; readonly attempt: number; readonly retryAt: number }
   | { readonly status: 'dead'; readonly attempt: number; readonly reason: string }
-  | { readonly status: 'stale' }
+  /**
+   * The claim is not live: at start (`reason` says why; the function did not run, see
+   * `StaleStartReason`), or at the ack or failure record after the function ran (no `reason`).
+   */
+  | { readonly status: 'stale'; readonly reason?: StaleStartReason }
   /** A task of a batch event that had no time left to start: released, due again at once. */
   | { readonly status: 'released' }
   /** A batch event: one outcome per task, in the event's order. */

@@ -12,6 +12,7 @@ import { InMemoryMetrics } from '../observability/metrics.js';
 import { connect, duplicateConnection, type RedisClient } from '../redis/connection.js';
 import { TickLoop } from '../tick/loop.js';
 import { LocalPublisher, type WrappedHandler } from './local-publisher.js';
+import { gateStarts } from './start-gate.js';
 
 export interface LocalOptions {
   /** A `redis://` URL or an ioredis client (not closed by `stop()` when passed in). */
@@ -69,6 +70,14 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
+/** A handler with a `perSecond` limit starts through the start gate (shared by the runtime's connections). */
+function gatedHandler(
+  fn: (task: Task) => Promise<unknown> | unknown,
+  limits: HandlerLimits | undefined,
+): (task: Task) => Promise<unknown> | unknown {
+  return limits?.perSecond === undefined ? fn : gateStarts(fn, limits.perSecond);
+}
+
 export function startLocal(options: LocalOptions): LocalRuntime {
   const connections = options.handlerConnections ?? 2;
   if (!Number.isInteger(connections) || connections < 1) {
@@ -87,10 +96,14 @@ export function startLocal(options: LocalOptions): LocalRuntime {
   const laneClients = Array.from({ length: connections }, () =>
     typeof options.redis === 'string' ? connect(options.redis) : duplicateConnection(options.redis),
   );
+  // One start gate per rate-limited handler, shared by every connection.
+  const gated = Object.entries(options.handlers).map(
+    ([name, fn]) => [name, gatedHandler(fn, options.rateLimits?.[name])] as const,
+  );
   const lanes = laneClients.map((client) => {
     const laneEngine = new Engine(client, engineOptions);
     const wrapped = new Map<string, WrappedHandler>();
-    for (const [name, fn] of Object.entries(options.handlers)) {
+    for (const [name, fn] of gated) {
       wrapped.set(
         name,
         taskHandler(fn, {

@@ -27,8 +27,14 @@ import { Waker } from './waker.js';
 
 export type { Precision } from '../config/env.js';
 
-/** While a pass drains a backlog, cron series waiting for their next occurrence are armed this often. */
-const ARM_DURING_DRAIN_EVERY_MS = 1000;
+/** While a pass drains a backlog, the heartbeat is written this often. */
+const HEARTBEAT_DURING_DRAIN_EVERY_MS = 1000;
+
+/** Whether a claim batch holds an occurrence of a series ("<series id>@<ms>"): its series may need arming. */
+function hasOccurrence(tasks: readonly TaskEventDetail[]): boolean {
+  for (const t of tasks) if (t.id.includes('@')) return true;
+  return false;
+}
 
 export interface TickLoopOptions {
   readonly engine: Engine;
@@ -71,6 +77,8 @@ export interface PassStats {
   requeued: number;
   leaseDead: number;
   unknownHandler: number;
+  /** Recurring series that ended (completed) in this pass. */
+  seriesEnded: number;
 }
 
 function emptyPassStats(): PassStats {
@@ -83,6 +91,7 @@ function emptyPassStats(): PassStats {
     requeued: 0,
     leaseDead: 0,
     unknownHandler: 0,
+    seriesEnded: 0,
   };
 }
 
@@ -106,6 +115,8 @@ export class TickLoop {
   #lastRenew = 0;
   #lastHeartbeat = 0;
   #lastBacklogSample = 0;
+  /** When a rate limit held a handler back: the loop-clock time its window frees (see `#sleepTarget`). */
+  #rateRetryAt: number | undefined;
 
   constructor(options: TickLoopOptions) {
     this.#o = options;
@@ -136,6 +147,8 @@ export class TickLoop {
     const claimAhead = Math.max(1, this.#o.claimAhead ?? 2);
     const pipeline = this.#o.publishPipeline ?? 4;
     const publishing = new Set<Promise<void>>();
+    // Rate-limit reservations being settled (each claim call reserved for itself): awaited by the pass's end.
+    const settling: Promise<void>[] = [];
     // A publish job that failed (e.g. releasing its failed entries hit a Redis error): fail the pass with it.
     let publishError: unknown;
 
@@ -175,17 +188,24 @@ export class TickLoop {
       // claims one call at a time.
       const ahead: Array<{ limit: number; raw: Promise<RawClaim> }> = [];
       if (!this.#stopped) ahead.push(sendClaim());
-      let lastArm = this.#now();
+      let lastBeat = this.#now();
       let drained = false;
       for (let claim = ahead.shift(); claim; claim = ahead.shift()) {
         const raw = await claim.raw;
+        this.#noteRateLimit(raw, settling);
         const full = claim.limit > 0 && claimedCount(raw) >= claim.limit;
         if (!full) drained = true;
         const more = !drained && !this.#stopped;
         if (more && !capacityAware) while (ahead.length < claimAhead) ahead.push(sendClaim());
-        const { tasks, dueAt, expired } = decodeClaim(raw);
+        const { tasks, dueAt, expired, seriesEnded } = decodeClaim(raw);
         stats.expired += expired;
         if (expired > 0) this.#metrics.count(METRICS.expired, expired);
+        if (seriesEnded > 0) this.#seriesEnded(seriesEnded, stats);
+        // A cron series fired in this batch waits in `arm` for Node's next occurrence: arm it now, not after
+        // the backlog, so its next occurrence is precomputed when it comes due (a series never waits behind
+        // one-off tasks). Awaited before the next batch: arm-series.lua and a claim of the same series must
+        // not interleave (the publishing of this batch still overlaps it).
+        if (hasOccurrence(tasks)) await this.#armPending(shard);
         if (tasks.length > 0) {
           stats.claimed += tasks.length;
           const job = this.#publish(await this.#rejectUnknown(tasks, dueAt, stats), stats);
@@ -200,18 +220,16 @@ export class TickLoop {
           if (publishing.size >= pipeline) await Promise.race(publishing);
           await this.#renewIfDue();
         }
-        // Cron series claimed during a long drain wait in `arm` for Node's next occurrence; arm them as we
-        // go, or a series due again before the drain ends finds nothing precomputed and skips occurrences.
-        if (more && this.#now() - lastArm >= ARM_DURING_DRAIN_EVERY_MS) {
-          await this.#armPending(shard);
+        if (more && this.#now() - lastBeat >= HEARTBEAT_DURING_DRAIN_EVERY_MS) {
           await this.#heartbeat(stats);
-          lastArm = this.#now();
+          lastBeat = this.#now();
         }
         if (more && capacityAware && !this.#stopped && (await this.#awaitCapacity())) ahead.push(sendClaim());
       }
       await this.#armPending(shard);
     }
     await Promise.all(publishing);
+    await Promise.all(settling);
     if (publishError !== undefined) throw publishError;
     await this.#heartbeat(stats);
     await this.#sampleBacklog();
@@ -240,6 +258,21 @@ export class TickLoop {
     }
     await this.#renewIfDue();
     return !this.#stopped && publisher.capacity() > 0;
+  }
+
+  /** Series that completed in a claim: reported (metric, info log), not dead-lettered. */
+  #seriesEnded(count: number, stats: PassStats): void {
+    stats.seriesEnded += count;
+    this.#metrics.count(METRICS.seriesEnded, count);
+    this.#logger.info('recurring series ended: expiresAt reached', { count, reason: 'series-expired' });
+  }
+
+  /** Keeps a claim's rate-limit settlement, and when its window frees if a limit held a handler back. */
+  #noteRateLimit(raw: RawClaim, settling: Promise<void>[]): void {
+    settling.push(raw.settled);
+    if (raw.rateRetryInMs === undefined) return;
+    const at = this.#now() + Math.max(0, raw.rateRetryInMs);
+    this.#rateRetryAt = Math.min(this.#rateRetryAt ?? at, at);
   }
 
   async #armPending(shard: number): Promise<void> {
@@ -334,6 +367,9 @@ export class TickLoop {
     // Wake in time to renew the leader lease (every third of it), or a follower takes over while we sleep.
     const maxSleep = Math.min(this.#o.maxSleepMs ?? 1000, (this.#o.leaderLeaseMs ?? 10_000) / 3);
     let target = Math.min(until, now + maxSleep);
+    // A rate-limited backlog: wake when its window frees (measured on the Redis clock from the reservation).
+    if (this.#rateRetryAt !== undefined) target = Math.min(target, Math.max(now, this.#rateRetryAt));
+    this.#rateRetryAt = undefined;
     const paused = await pausedHandlers(engine);
     for (let shard = 0; shard < engine.shards; shard++) {
       const handlers = (await engine.handlersOf(shard)).filter((h) => !paused.has(h));
@@ -341,9 +377,8 @@ export class TickLoop {
       const wake = await shardWake(engine, shard, handlers, now);
       if (wake.nextDueAt !== undefined) target = Math.min(target, wake.nextDueAt);
       if (wake.nextLeaseExpiry !== undefined) target = Math.min(target, wake.nextLeaseExpiry + 1);
-      // A backlog held back by a rate limit or an in-flight cap: look again at the next window.
-      if (wake.readyBacklog > 0)
-        target = Math.min(target, Math.min(Math.floor(now / 1000) * 1000 + 1000, now + 50));
+      // A backlog held back by an in-flight cap (or a rate limit, also covered above): look again soon.
+      if (wake.readyBacklog > 0) target = Math.min(target, now + 50);
       if (wake.armPending > 0) target = Math.min(target, now + 100);
     }
     return target;

@@ -56,6 +56,8 @@ class Log {
       effect?: boolean;
       end?: number;
       handler?: string;
+      /** The claim's liveness as the fleet read it at start (absent: not read). */
+      claimLive?: boolean;
     } = {},
   ): void {
     const start = options.start ?? T0 + 10;
@@ -72,6 +74,7 @@ class Log {
       key,
       attempt: 1,
       claimToken: `t${inv}`,
+      shard: 0,
       leaseUntil: claimAt + params.leaseMs,
       duplicate: false,
       acceptedAt: start,
@@ -90,6 +93,9 @@ class Log {
       behaviour: 'ok',
       ...(effect ? { effect: this.effects.get(key) ? 'exists' : 'written', effectAt: start + 1 } : {}),
       end,
+      ...(options.claimLive !== undefined
+        ? { claimLive: options.claimLive, claimCheckedAt: start, leaseUntil: claimAt + params.leaseMs }
+        : {}),
     });
     if (effect && !this.effects.get(key)) this.effects.set(key, String(this.executions.length - 1));
   }
@@ -104,6 +110,22 @@ function check(w: Workload, log: Log, state = final()) {
 }
 
 describe('chaos invariants checker', () => {
+  it('flags a start whose claim was not live before its lease deadline; ignores reads after it', () => {
+    const w = workload([task('a'), task('b')]);
+    const log = new Log();
+    log.run('a', expectedKey('a', T0, 1), { claimLive: false });
+    // Read after the lease deadline: the claim may have lapsed legitimately.
+    log.run('b', expectedKey('b', T0, 1), {
+      claimLive: false,
+      claimAt: T0 + 5,
+      start: T0 + 10 + params.leaseMs,
+    });
+    const summary = check(w, log);
+    expect(summary.byInvariant['no-start-without-live-claim']).toBe(1);
+    expect(summary.violations[0]).toMatchObject({ invariant: 'no-start-without-live-claim' });
+    expect(summary.claimsCheckedAtStart).toBe(1);
+  });
+
   it('passes a clean log', () => {
     const w = workload([task('a'), task('b')]);
     const log = new Log();

@@ -3,7 +3,9 @@
  * requeueExpired / cancel / clock steps against a small in-memory model. After every step, each job's
  * state and attempt (Scheduler.get) and the stats counts must match the model. Some jobs are due minutes
  * ahead, so they park (parkAfterMs at its 3-minute minimum); every clock step moves due parking slots as
- * a running tick would, and the parked count must equal the jobs `get` reports parked.
+ * a running tick would, and the parked count must equal the jobs `get` reports parked. A `start` step
+ * begins a delivery of any claim ever made (cancel racing claim and start): the start fence lets only the
+ * task's live claim start.
  */
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
@@ -51,7 +53,8 @@ type Op =
   | { t: 'ack'; pick: number }
   | { t: 'fail'; pick: number }
   | { t: 'requeue' }
-  | { t: 'cancel'; pick: number; byKey: boolean };
+  | { t: 'cancel'; pick: number; byKey: boolean }
+  | { t: 'start'; pick: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -95,6 +98,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc.record({ t: fc.constant('cancel' as const), pick: fc.nat(), byKey: fc.boolean() }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ t: fc.constant('start' as const), pick: fc.nat() }),
   },
 );
 
@@ -255,6 +262,34 @@ describe('engine against a model', () => {
             }
           }
           expect(await e.requeueExpired(0, [...HANDLERS], now, 1000), where).toEqual({ requeued, dead });
+          break;
+        }
+        case 'start': {
+          // A delivery of any claim ever made begins (the wrapper's begin step, with a record key of its
+          // own so only the start fence decides): it starts only when it is the task's live claim;
+          // a cancelled or finished task's is `cancelled`, an older claim of a live task `superseded`.
+          if (claims.length === 0) break;
+          const ref = claims[op.pick % claims.length]!;
+          const { outcome } = liveByRef(ref);
+          const [begun] = await e.beginExecutions(
+            0,
+            ref.handler,
+            [
+              {
+                id: ref.id,
+                claimToken: ref.claimToken,
+                recordKey: `${e.keys(0).idempotencyPrefix}#model-${step}`,
+              },
+            ],
+            '{"status":"INPROGRESS"}',
+            now,
+            60,
+          );
+          expect(begun, where).toEqual(
+            outcome === 'current'
+              ? { status: 'started' }
+              : { status: 'stale', reason: outcome === 'missing' ? 'cancelled' : 'superseded' },
+          );
           break;
         }
         case 'cancel': {

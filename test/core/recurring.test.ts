@@ -376,7 +376,7 @@ describe('recurring series', () => {
     );
   });
 
-  it('a series claimed after its expiresAt: its pending occurrence expires into dead, the series ends cleanly', async () => {
+  it('a series claimed after its expiresAt ends as completed: nothing runs, nothing in dead, reported as ended', async () => {
     let now = T0;
     const tasks = new Scheduler({ redis, namespace: randomNamespace(), now: () => now });
     const e = tasks.engine;
@@ -391,20 +391,18 @@ describe('recurring series', () => {
     expect(await delayedScore(e, 'rec', cron)).toBe(T0 + 2 * HOUR);
     // WHEN the tick claims them a few milliseconds after expiresAt
     now = T0 + 2 * HOUR + 5;
-    const late = await promoteClaim(e, [spec('rec')], now);
-    // THEN nothing runs after expiresAt: each pending occurrence is dead as expired (like a one-off job),
-    expect(late.tasks).toEqual([]);
-    expect(late.expired).toBe(2);
+    const late = await e.claim(0, [spec('rec')], now);
+    // THEN nothing runs after expiresAt, nothing is dead (no dead-task alarm for a series that ended), and
+    // the claim reports both series as ended
+    expect(late).toMatchObject({ tasks: [], expired: 0, seriesEnded: 2 });
+    expect(await e.claim(0, [spec('rec')], now)).toMatchObject({ tasks: [], expired: 0, seriesEnded: 0 });
     const k = e.keys(0);
-    const occurrences = [every, cron].map((id) => `${id}@${T0 + 2 * HOUR}`).sort();
-    expect((await redis.zrange(k.dead, 0, -1)).sort()).toEqual(occurrences);
-    for (const id of occurrences)
-      expect(await tasks.get(id)).toMatchObject({ state: 'dead', lastReason: 'expired' });
-    // AND the series themselves are gone without a trace (not dead: a replay must not restart them)
-    expect(await tasks.get('every')).toBeUndefined();
-    expect(await tasks.get('cron')).toBeUndefined();
-    expect(await redis.hkeys(k.jobs)).toEqual(expect.arrayContaining(occurrences));
-    expect(await redis.hlen(k.jobs)).toBe(2);
-    expect(await redis.exists(k.keys, k.arm, k.ready('rec'), k.delayed('rec'))).toBe(0);
+    expect(await redis.zcard(k.dead)).toBe(0);
+    expect((await tasks.stats()).dead).toBe(0);
+    for (const id of [every, cron]) expect(await tasks.get(`${id}@${T0 + 2 * HOUR}`)).toBeUndefined();
+    // AND the series themselves are gone without a trace (ended as completed)
+    expect(await tasks.get(every)).toBeUndefined();
+    expect(await tasks.get(cron)).toBeUndefined();
+    expect(await redis.exists(k.jobs, k.state, k.keys, k.arm, k.ready('rec'), k.delayed('rec'))).toBe(0);
   });
 });

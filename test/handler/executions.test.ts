@@ -53,14 +53,15 @@ class CountingEngine extends Engine {
   failFail = false;
   override async beginExecutions(
     shard: number,
-    recordKeys: readonly string[],
+    handler: string,
+    tasks: Parameters<Engine['beginExecutions']>[2],
     inProgress: string,
     now: number,
     ttlSeconds: number,
   ): Promise<BeginOutcome[]> {
-    this.beginBatches.push(recordKeys.length);
+    this.beginBatches.push(tasks.length);
     if (this.failBegin) throw new Error('connection lost (begin)');
-    return super.beginExecutions(shard, recordKeys, inProgress, now, ttlSeconds);
+    return super.beginExecutions(shard, handler, tasks, inProgress, now, ttlSeconds);
   }
   override async completeExecutions(
     shard: number,
@@ -148,27 +149,34 @@ describe('batching per event-loop turn', () => {
     expect(engine.beginBatches).toEqual([2]);
   });
 
-  it('a stale claim in a batch is rejected alone; the others are acked', async () => {
+  it('a stale claim in a batch is rejected alone at start (its function never runs); the others are acked', async () => {
     const { engine, scheduler, tasks } = await claimed(5);
     const { handle, metrics } = wrapper(engine);
-    const stale = { ...tasks[2]!, claimToken: 'an-older-claim' };
-    const events = tasks.map((t, i) => eventOf(i === 2 ? stale : t));
+    // A well-formed token of another claim of the same id (a superseded claim), and a token that is no
+    // claim token at all.
+    const t2 = tasks[2]!;
+    const superseded = { ...t2, claimToken: `${t2.leaseUntil + 1}.older.${t2.id}` };
+    const forged = { ...tasks[3]!, claimToken: 'an-older-claim' };
+    const events = tasks.map((t, i) => eventOf(i === 2 ? superseded : i === 3 ? forged : t));
     const outcomes = await Promise.all(events.map((e) => handle(e)));
-    expect(outcomes.map((o) => o.status)).toEqual([
-      'succeeded',
-      'succeeded',
-      'stale',
-      'succeeded',
-      'succeeded',
+    expect(outcomes).toEqual([
+      { status: 'succeeded', result: { done: tasks[0]!.id } },
+      { status: 'succeeded', result: { done: tasks[1]!.id } },
+      { status: 'stale', reason: 'superseded' },
+      { status: 'stale', reason: 'unknown' },
+      { status: 'succeeded', result: { done: tasks[4]!.id } },
     ]);
-    expect(engine.completeBatches).toEqual([5]);
-    expect(metrics.get('LateAckRejected')).toBe(1);
-    // The stale delivery's claim is untouched: still in flight, same attempt.
-    expect(await scheduler.get(tasks[2]!.id)).toMatchObject({ state: 'inflight', attempt: 1 });
-    for (const i of [0, 1, 3, 4]) expect(await scheduler.get(tasks[i]!.id)).toBeUndefined();
-    // Its function ran, so its result stands: the real claim's delivery returns it without running again.
-    expect(await handle(eventOf(tasks[2]!))).toEqual({ status: 'duplicate', result: { done: tasks[2]!.id } });
-    expect(await scheduler.get(tasks[2]!.id)).toBeUndefined();
+    expect(engine.beginBatches).toEqual([5]);
+    expect(engine.completeBatches).toEqual([3]);
+    expect(metrics.get('StaleStartRejected')).toBe(2);
+    expect(metrics.get('LateAckRejected')).toBe(0);
+    // The stale deliveries' claims are untouched (still in flight, same attempt) and wrote no record: the
+    // real claims' deliveries run.
+    for (const i of [2, 3])
+      expect(await scheduler.get(tasks[i]!.id)).toMatchObject({ state: 'inflight', attempt: 1 });
+    for (const i of [0, 1, 4]) expect(await scheduler.get(tasks[i]!.id)).toBeUndefined();
+    expect(await handle(eventOf(t2))).toEqual({ status: 'succeeded', result: { done: t2.id } });
+    expect(await scheduler.get(t2.id)).toBeUndefined();
   });
 
   it('completeExecutions: one code per task, in order (acked, stale, missing)', async () => {
@@ -366,7 +374,14 @@ describe('records', () => {
     const keys = tasks.map((t) => recordKeyOf(engine.keys(0).idempotencyPrefix, t.idempotencyKey));
     const now = Date.now();
     const inProgress = inProgressRecord(recordExpiry(now, 60), now + 5000);
-    const outcomes = await engine.beginExecutions(0, keys, inProgress, now, 60);
+    const outcomes = await engine.beginExecutions(
+      0,
+      'work',
+      tasks.map((t, i) => ({ id: t.id, claimToken: t.claimToken, recordKey: keys[i]! })),
+      inProgress,
+      now,
+      60,
+    );
     expect(outcomes).toEqual([{ status: 'started' }, { status: 'started' }, { status: 'started' }]);
     expect(await redis.mget(keys)).toEqual([inProgress, inProgress, inProgress]);
   });

@@ -154,8 +154,8 @@ describe('duplicate deliveries', () => {
   });
 });
 
-describe('stale claims', () => {
-  it('a delivery whose lease expired and was claimed again gets "stale"; the newer claim is untouched and completes with the stored result', async () => {
+describe('stale claims: start fencing', () => {
+  it('a delivery whose lease expired and was claimed again is rejected at start (superseded); the newer claim runs', async () => {
     const { engine, event, scheduler, task: old } = await claimedTask();
     // The lease expires and the job is claimed again (same occurrence, same idempotency key).
     const later = old.leaseUntil;
@@ -167,23 +167,96 @@ describe('stale claims', () => {
 
     let runs = 0;
     const metrics = new InMemoryMetrics();
+    const { logger, calls } = recordingLogger();
     const handle = taskHandler(
       async () => {
         runs++;
         return 'done';
       },
-      { engine, logger: recordingLogger().logger, metrics },
+      { engine, logger, metrics },
     );
-    expect(await handle(event)).toEqual({ status: 'stale' });
-    expect(metrics.get('LateAckRejected')).toBe(1);
+    expect(await handle(event)).toEqual({ status: 'stale', reason: 'superseded' });
+    expect(runs).toBe(0);
+    expect(metrics.get('StaleStartRejected')).toBe(1);
+    expect(calls.some((c) => c.level === 'warn' && JSON.stringify(c.attributes).includes('superseded'))).toBe(
+      true,
+    );
     const job = await scheduler.get(old.id);
     expect(job?.state).toBe('inflight');
     expect(job?.attempt).toBe(2);
 
-    // The newer claim: the function already ran for this key, so its stored result is returned and acked.
-    expect(await handle(eventOf(fresh))).toEqual({ status: 'duplicate', result: 'done' });
+    // The newer claim runs (the stale start wrote no record).
+    expect(await handle(eventOf(fresh))).toEqual({ status: 'succeeded', result: 'done' });
     expect(runs).toBe(1);
     expect(await scheduler.get(old.id)).toBeUndefined();
+  });
+
+  it('a second delivery of an event whose attempt already failed does not run again', async () => {
+    const { event, scheduler, task, engine } = await claimedTask();
+    let runs = 0;
+    const handle = taskHandler(
+      async () => {
+        runs++;
+        throw new Error('boom');
+      },
+      { engine, logger: recordingLogger().logger, metrics: new InMemoryMetrics() },
+    );
+    expect(await handle(event)).toMatchObject({ status: 'retrying', attempt: 1 });
+    expect(await handle(structuredClone(event))).toEqual({ status: 'stale', reason: 'superseded' });
+    expect(runs).toBe(1);
+    expect(await scheduler.get(task.id)).toMatchObject({ state: 'scheduled', attempt: 1 });
+  });
+
+  it('a forged event starts nothing: a made-up token of a live task, and an id that does not exist', async () => {
+    const { engine, scheduler, task } = await claimedTask();
+    let runs = 0;
+    const metrics = new InMemoryMetrics();
+    const handle = taskHandler(
+      async () => {
+        runs++;
+      },
+      { engine, logger: recordingLogger().logger, metrics },
+    );
+    const before = await snapshotNamespace(redis, engine.namespace);
+    expect(await handle(eventOf({ ...task, claimToken: 'forged' }))).toEqual({
+      status: 'stale',
+      reason: 'unknown',
+    });
+    expect(await handle(eventOf({ ...task, claimToken: `${task.leaseUntil}.made-up.${task.id}x` }))).toEqual({
+      status: 'stale',
+      reason: 'unknown',
+    });
+    // A well-formed token that is not the live claim's (a first claim is fenced by its id and exact lease
+    // deadline, ARCHITECTURE.md "Claim tokens").
+    expect(
+      await handle(eventOf({ ...task, claimToken: `${task.leaseUntil - 1}.made-up.${task.id}` })),
+    ).toEqual({
+      status: 'stale',
+      reason: 'superseded',
+    });
+    const ghost = 'AAAAAAAAAAAAAA';
+    expect(
+      await handle(eventOf({ ...task, id: ghost, claimToken: `${task.leaseUntil}.made-up.${ghost}` })),
+    ).toEqual({ status: 'stale', reason: 'cancelled' });
+    expect(runs).toBe(0);
+    expect(metrics.get('StaleStartRejected')).toBe(4);
+    // Nothing written: no record, the claim untouched.
+    expect(await snapshotNamespace(redis, engine.namespace)).toEqual(before);
+    expect(await scheduler.get(task.id)).toMatchObject({ state: 'inflight', attempt: 1 });
+  });
+
+  it('a task cancelled after its claim never starts (cancelled)', async () => {
+    const { engine, event, scheduler, task } = await claimedTask();
+    let runs = 0;
+    const handle = taskHandler(
+      async () => {
+        runs++;
+      },
+      { engine, logger: recordingLogger().logger, metrics: new InMemoryMetrics() },
+    );
+    expect(await scheduler.cancel(task.id)).toBe(true);
+    expect(await handle(event)).toEqual({ status: 'stale', reason: 'cancelled' });
+    expect(runs).toBe(0);
   });
 });
 

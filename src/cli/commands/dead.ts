@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { getJob } from '../../core/inspect.js';
-import { purgeDead, replayDead } from '../../core/store/admin.js';
+import { purgeDeadJobs, replayDeadJobs } from '../../core/store/admin.js';
 import { formatDuration } from '../../format.js';
 import { type CliIo, withContext } from '../context.js';
 import { CliError } from '../errors.js';
@@ -29,14 +29,14 @@ export function registerDead(program: Command, io: CliIo): void {
       await withContext(command, io, async (ctx) => {
         const now = ctx.now();
         if (options.all) {
-          const replayed = await replayDead(ctx.engine, { all: true }, now);
+          const { count: replayed } = await replayDeadJobs(ctx.engine, { all: true }, now);
           ctx.emit({ replayed }, () => `replayed ${replayed} dead job${replayed === 1 ? '' : 's'}`);
           return;
         }
         const job = await getJob(ctx.engine, idOrKey!, now);
         if (!job) throw notFound(idOrKey!, ctx.engine.namespace);
         if (job.state !== 'dead') throw new CliError(`job ${job.id} is not dead (it is ${job.state})`);
-        const replayed = await replayDead(ctx.engine, job.id, now);
+        const { count: replayed } = await replayDeadJobs(ctx.engine, { id: job.id }, now);
         if (replayed === 0) throw new CliError(`job ${job.id} left the dead set before it could be replayed`);
         ctx.emit({ replayed, id: job.id }, () => `replayed ${job.id} (${job.handler}): due now`);
       });
@@ -50,8 +50,11 @@ export function registerDead(program: Command, io: CliIo): void {
       const age =
         options.olderThan === undefined ? undefined : parseDuration('--older-than', options.olderThan);
       await withContext(command, io, async (ctx) => {
-        const cutoff = age === undefined ? Number.MAX_SAFE_INTEGER : ctx.now() - age;
-        const purged = await purgeDead(ctx.engine, cutoff);
+        const { count: purged } = await purgeDeadJobs(
+          ctx.engine,
+          age === undefined ? { all: true } : { all: true, olderThanMs: age },
+          ctx.now(),
+        );
         ctx.emit(
           { purged, ...(age !== undefined ? { olderThanMs: age } : {}) },
           () =>

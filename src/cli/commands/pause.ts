@@ -3,7 +3,7 @@
  * (the tick does not claim them); nothing fails and nothing is lost. Resume and they run, oldest first.
  */
 import type { Command } from 'commander';
-import { setPaused } from '../../core/store/admin.js';
+import { pauseHandler, resumeHandler } from '../../core/store/admin.js';
 import { type CliIo, withContext } from '../context.js';
 import { checkHandler } from './list.js';
 
@@ -20,7 +20,7 @@ function register(program: Command, io: CliIo, paused: boolean): void {
     .action(async (name: string, _options: unknown, command: Command) => {
       const handler = checkHandler('<handler>', name);
       await withContext(command, io, async (ctx) => {
-        const changed = await setPaused(ctx.engine, handler, paused);
+        const changed = await (paused ? pauseHandler : resumeHandler)(ctx.engine, handler);
         ctx.emit({ handler, paused, changed }, () => {
           if (!changed) return `${handler} was already ${paused ? 'paused' : 'running'}`;
           return paused

@@ -1,8 +1,9 @@
 --[[
   claim: promotes each handler's due jobs into its ready queue, then takes ready jobs, within the
-  handler's rate limit and in-flight cap, into in-flight with a lease deadline and a fresh claim token,
-  and counts the attempt. Expired jobs go to dead (reason "expired"); for an expired series that is its
-  pending occurrence, and the series itself ends. Claiming a recurring series creates
+  handler's claim deadline (its rate-limit reservation) and in-flight cap, into in-flight with a lease deadline and a fresh claim token,
+  and counts the attempt. Expired jobs go to dead (reason "expired"); a series claimed after its
+  expiresAt ends as completed instead (nothing in dead: its end is the normal end of a series, reported
+  as "series ended", reason series-expired), its pending occurrence not run. Claiming a recurring series creates
   the occurrence "<id>@<occurrence ms>" and arms the series' next occurrence in the same step: the
   interval series is computed here, a cron series uses the nextRunAt Node precomputed, or, when that is
   missing or already past, is left unarmed in `arm` for Node, with the claim time (`a`) Node arms the next
@@ -16,23 +17,31 @@
   limit or in-flight cap leaves no budget only has its due jobs promoted: its backlog waits in its own
   ready queue and blocks no other.
 
+  Rate limits are not counted here: the tick reserves a rate-limited handler's claims over all shards
+  first (rate-reserve.lua) and passes the number granted as the group's budget, with the reservation's
+  claim deadline. The deadline is Redis time: when any group has one, this script reads TIME once, and a
+  group whose deadline has passed claims nothing (it only promotes). The reply starts with that Redis time,
+  which the tick settles the reservation with (rate-settle.lua). Without a deadline, no TIME call.
+
   KEYS[1]  jobs      HASH id -> packed body
   KEYS[2]  state     HASH id -> "attempt|token|reason|error"
   KEYS[3]  dead      ZSET id -> failedAt
-  KEYS[4]  rate      HASH handler -> "windowSecond:count"
-  KEYS[5]  arm       SET  cron series ids that need Node to compute their next occurrence
-  KEYS[6]  keys      HASH user key -> id
-  KEYS[7]  prio      HASH id -> priority
-  KEYS[8 + 3*(g-1)], KEYS[9 + 3*(g-1)], KEYS[10 + 3*(g-1)]  delayed:<h>, ready:<h>, inflight:<h>
+  KEYS[4]  arm       SET  cron series ids that need Node to compute their next occurrence
+  KEYS[5]  keys      HASH user key -> id
+  KEYS[6]  prio      HASH id -> priority
+  KEYS[7 + 3*(g-1)], KEYS[8 + 3*(g-1)], KEYS[9 + 3*(g-1)]  delayed:<h>, ready:<h>, inflight:<h>
 
   ARGV[1]  now ms
   ARGV[2]  token prefix (random, from Node: Lua has no good randomness)
   ARGV[3]  aging step ms per unit of priority
   ARGV[4]  most jobs to promote per handler
-  then 5 values per group g: handler name, most jobs to claim (0: promote only), per-second limit
-           (-1: none), in-flight cap (-1: none), lease ms
+  then 5 values per group g: handler name, most jobs to claim (0: promote only), claim deadline
+           (Redis TIME ms of its rate-limit reservation; -1: not rate-limited), in-flight cap (-1: none),
+           lease ms
 
-  Returns: { expired, claimed_id, body, attempt, ... }. The claim token of a claimed job is
+  Returns: { expired, claimed at (Redis TIME ms, read when a group has a claim deadline; else -1),
+             series ended (series that completed in this call: past expiresAt, or no occurrence left
+             before it), claimed_id, body, attempt, ... }. The claim token of a claimed job is
   "<lease deadline ms>.<token prefix>.<claimed id>" (the deadline is now + the handler's lease, as "%d"
   formats it), so it is not repeated in the reply.
 ]]
@@ -47,9 +56,21 @@ local now = tonumber(ARGV[1])
 local token_prefix = ARGV[2]
 local step = tonumber(ARGV[3])
 local promote_limit = tonumber(ARGV[4])
-local window = math.floor(now / 1000)
-local result = { 0 }
+local result = { 0, -1, 0 }
 local expired = 0
+local series_ended = 0
+local groups = (#ARGV - 4) / 5
+
+-- Redis time, once, when some group is rate-limited: its reservation is valid until its deadline.
+local redis_now = nil
+for g = 1, groups do
+  if tonumber(ARGV[7 + 5 * (g - 1)]) >= 0 then
+    local t = redis.call("TIME")
+    redis_now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    result[2] = redis_now
+    break
+  end
+end
 
 local function to_dead(id, attempt, reason)
   redis.call("ZADD", KEYS[3], now, id)
@@ -59,9 +80,9 @@ end
 -- Removes a finished series: its body, pending arming, priority and key mapping (if the key is still its).
 local function end_series(id, header)
   redis.call("HDEL", KEYS[1], id)
-  redis.call("SREM", KEYS[5], id)
-  redis.call("HDEL", KEYS[7], id)
-  if header.k and redis.call("HGET", KEYS[6], header.k) == id then redis.call("HDEL", KEYS[6], header.k) end
+  redis.call("SREM", KEYS[4], id)
+  redis.call("HDEL", KEYS[6], id)
+  if header.k and redis.call("HGET", KEYS[5], header.k) == id then redis.call("HDEL", KEYS[5], header.k) end
 end
 
 -- Arms the next occurrence of a series just fired at `occurrence`; returns false when the series is over.
@@ -86,7 +107,7 @@ local function arm_series(id, header, occurrence, delayed)
       header.a = now
     end
     header.n = nil
-    redis.call("SADD", KEYS[5], id)
+    redis.call("SADD", KEYS[4], id)
   end
   return true
 end
@@ -98,19 +119,19 @@ local function write_occurrence(id, header, payload)
   local claim_body = encode_body(occurrence_header(header, id, occurrence), payload, claim_id)
   redis.call("HSET", KEYS[1], claim_id, claim_body)
   -- The occurrence keeps the series' priority when it is retried or redelivered.
-  if header.p then redis.call("HSET", KEYS[7], claim_id, header.p) end
+  if header.p then redis.call("HSET", KEYS[6], claim_id, header.p) end
   return claim_id, claim_body
 end
 
--- A series claimed after its expiresAt: its pending occurrence expires like a one-off job (dead, reason
--- "expired": nothing runs after expiresAt, and an operator sees what was skipped), and the series ends
--- cleanly instead of sitting in the dead set itself, where a replay would restart a finished series.
+-- A series claimed after its expiresAt (a late tick): it ends as completed, as it would have at its last
+-- occurrence before expiresAt. Its pending occurrence does not run (nothing runs after expiresAt) and goes
+-- nowhere: a dead entry would trip the dead-task alarm for a series that simply ended, and a replay of it
+-- could not restart a finished series anyway. The tick reports the end (SeriesEnded, reason series-expired).
 local function expire_series(id, body)
-  local header, payload = decode_body(body, id)
-  local occurrence_id = write_occurrence(id, header, payload)
-  to_dead(occurrence_id, parse_state(redis.call("HGET", KEYS[2], occurrence_id)), "expired")
+  local header = decode_body(body, id)
   end_series(id, header)
   redis.call("HDEL", KEYS[2], id)
+  series_ended = series_ended + 1
 end
 
 -- Fires a recurring series: writes the occurrence and re-arms (or completes) the series. Returns the
@@ -124,6 +145,7 @@ local function fire_series(id, body, delayed)
   else
     -- The series has no occurrence before expiresAt: it is complete.
     end_series(id, header)
+    series_ended = series_ended + 1
   end
   return claim_id, claim_body
 end
@@ -185,8 +207,8 @@ local function claim_ids(ids, delayed, inflight, deadline)
             reread = true
           else
             to_dead(id, attempt, "expired")
+            expired = expired + 1
           end
-          expired = expired + 1
         else
           local claim_id = id
           local claim_body = body
@@ -220,28 +242,21 @@ local function claim_ids(ids, delayed, inflight, deadline)
   return claimed
 end
 
-local groups = (#ARGV - 4) / 5
 for g = 1, groups do
   local base = 5 + 5 * (g - 1)
-  local handler = ARGV[base]
   local budget = tonumber(ARGV[base + 1])
-  local per_second = tonumber(ARGV[base + 2])
+  local claim_deadline = tonumber(ARGV[base + 2])
   local max_in_flight = tonumber(ARGV[base + 3])
   local lease = tonumber(ARGV[base + 4])
-  local delayed = KEYS[8 + 3 * (g - 1)]
-  local ready = KEYS[9 + 3 * (g - 1)]
-  local inflight = KEYS[10 + 3 * (g - 1)]
-  local used = 0
+  local delayed = KEYS[7 + 3 * (g - 1)]
+  local ready = KEYS[8 + 3 * (g - 1)]
+  local inflight = KEYS[9 + 3 * (g - 1)]
+  local limited = claim_deadline >= 0
+  -- A reservation whose deadline passed (the call reached Redis late) claims nothing: its claims could
+  -- fall in a window the rate limiter no longer counts them in.
+  if limited and redis_now > claim_deadline then budget = 0 end
   if budget > 0 and max_in_flight >= 0 then
     budget = math.min(budget, max_in_flight - redis.call("ZCARD", inflight))
-  end
-  if budget > 0 and per_second >= 0 then
-    local raw = redis.call("HGET", KEYS[4], handler)
-    if raw then
-      local w, c = string.match(raw, "^(%d+):(%d+)$")
-      if tonumber(w) == window then used = tonumber(c) end
-    end
-    budget = math.min(budget, per_second - used)
   end
 
   local claimed = 0
@@ -256,17 +271,17 @@ for g = 1, groups do
   --   where the tick sees it).
   local direct = nil
   if budget > 0 and redis.call("ZCARD", ready) == 0 then
-    local any_priority = redis.call("HLEN", KEYS[7]) > 0
+    local any_priority = redis.call("HLEN", KEYS[6]) > 0
     -- Nothing can reorder the due jobs: take the first `budget`. Otherwise fetch one more, to see whether
     -- the budget takes them all.
-    local unranked = per_second < 0 and max_in_flight < 0 and not any_priority
+    local unranked = not limited and max_in_flight < 0 and not any_priority
     local fetch = unranked and budget or budget + 1
     direct = redis.call("ZRANGEBYSCORE", delayed, "-inf", now, "LIMIT", 0, math.min(promote_limit, fetch))
     if #direct == 0 or #direct > budget or #direct > promote_limit then
       direct = nil
     elseif any_priority then
       for first = 1, #direct, CHUNK do
-        local priorities = redis.call("HMGET", KEYS[7], unpack(direct, first, math.min(first + CHUNK - 1, #direct)))
+        local priorities = redis.call("HMGET", KEYS[6], unpack(direct, first, math.min(first + CHUNK - 1, #direct)))
         for j = 1, #priorities do
           if priorities[j] then direct = nil break end
         end
@@ -278,7 +293,7 @@ for g = 1, groups do
     remove_promoted(delayed, direct)
     claimed = claim_ids(direct, delayed, inflight, string.format("%d", now + lease))
   else
-    local due, ranks = due_ranked(KEYS[7], delayed, now, promote_limit, step)
+    local due, ranks = due_ranked(KEYS[6], delayed, now, promote_limit, step)
     move_to_ready(delayed, ready, due, ranks)
     if budget > 0 then
       local popped = redis.call("ZPOPMIN", ready, budget)
@@ -287,9 +302,7 @@ for g = 1, groups do
       claimed = claim_ids(ids, delayed, inflight, string.format("%d", now + lease))
     end
   end
-  if per_second >= 0 and claimed > 0 then
-    redis.call("HSET", KEYS[4], handler, window .. ":" .. (used + claimed))
-  end
 end
 result[1] = expired
+result[3] = series_ended
 return result
