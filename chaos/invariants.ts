@@ -249,8 +249,18 @@ export function checkInvariants(
   }
 
   // 7. Recurring series: no gaps beyond the catch-up policy.
+  const lateness = worstSeriesLateness(params, workload, firedBySeries, final.dead, invById, execById);
   for (const series of workload.series.values()) {
-    checkSeries(params, series, firedBySeries.get(series.id), final.dead, invById, execById, violate);
+    checkSeries(
+      params,
+      series,
+      firedBySeries.get(series.id),
+      final.dead,
+      invById,
+      execById,
+      lateness,
+      violate,
+    );
   }
 
   // Crash window: re-executions after an effect whose execution never completed its idempotency record.
@@ -312,10 +322,49 @@ function checkDeadEntry(
  * On time that is the next point; after an outage the missed occurrence fires once and the series goes on
  * from now. The claim time of occurrence o lies between o and the earliest trace of it (a delivery's
  * `leaseUntil − lease`, an execution start, its dead-lettering), so the next fired occurrence must lie between
- * the next points after those two bounds. The last one must leave no point at or before expiresAt unfired;
- * a point claimed after expiresAt counts as fired through its dead occurrence (reason `expired`), whose
- * dead-lettering time bounds its claim time.
+ * the next points after those two bounds. The last one must leave no point at or before expiresAt unfired,
+ * unless the tick may have reached that point only after expiresAt: then the series ends there without
+ * running it (reason `series-expired`, nothing in dead, ARCHITECTURE.md "Recurring series"). The claim of a
+ * point that did not run leaves no trace, so "may have" is judged by the run itself: the point lies within
+ * the worst claim lateness seen on any fired occurrence of the run (`lateness`) before expiresAt.
  */
+/** The earliest trace of an occurrence, which bounds its claim time from above (Infinity: no trace). */
+function claimedBy(
+  params: ChaosParams,
+  series: ExpectedSeries,
+  id: string,
+  dead: ReadonlyMap<string, DeadEntry>,
+  invById: ReadonlyMap<string, InvocationRecord[]>,
+  execById: ReadonlyMap<string, ExecutionRecord[]>,
+): number {
+  const lease = series.handler === HANDLERS.slow ? params.slowLeaseMs : params.leaseMs;
+  let upper = Number.POSITIVE_INFINITY;
+  for (const inv of invById.get(id) ?? []) upper = Math.min(upper, inv.leaseUntil - lease);
+  for (const e of execById.get(id) ?? []) upper = Math.min(upper, e.start);
+  const d = dead.get(id);
+  if (d) upper = Math.min(upper, d.failedAt);
+  return upper;
+}
+
+/** The latest any fired series occurrence of the run was claimed after its point (a bound from its traces). */
+function worstSeriesLateness(
+  params: ChaosParams,
+  workload: Workload,
+  firedBySeries: ReadonlyMap<string, ReadonlySet<number>>,
+  dead: ReadonlyMap<string, DeadEntry>,
+  invById: ReadonlyMap<string, InvocationRecord[]>,
+  execById: ReadonlyMap<string, ExecutionRecord[]>,
+): number {
+  let worst = 0;
+  for (const series of workload.series.values()) {
+    for (const o of firedBySeries.get(series.id) ?? []) {
+      const upper = claimedBy(params, series, `${series.id}@${o}`, dead, invById, execById);
+      if (Number.isFinite(upper)) worst = Math.max(worst, upper - o);
+    }
+  }
+  return worst;
+}
+
 function checkSeries(
   params: ChaosParams,
   series: ExpectedSeries,
@@ -323,9 +372,9 @@ function checkSeries(
   dead: ReadonlyMap<string, DeadEntry>,
   invById: ReadonlyMap<string, InvocationRecord[]>,
   execById: ReadonlyMap<string, ExecutionRecord[]>,
+  lateness: number,
   violate: (invariant: string, detail: string) => void,
 ): void {
-  const lease = series.handler === HANDLERS.slow ? params.slowLeaseMs : params.leaseMs;
   const occurrences = [...(fired ?? [])].sort((a, b) => a - b);
   const bodyDead = dead.get(series.id);
   if (bodyDead) {
@@ -344,12 +393,7 @@ function checkSeries(
     const o = occurrences[i]!;
     if (o > series.expiresAt)
       violate('series-no-gap', `${describe} fired ${o} after expiresAt ${series.expiresAt}`);
-    const id = `${series.id}@${o}`;
-    let upper = Number.POSITIVE_INFINITY;
-    for (const inv of invById.get(id) ?? []) upper = Math.min(upper, inv.leaseUntil - lease);
-    for (const e of execById.get(id) ?? []) upper = Math.min(upper, e.start);
-    const d = dead.get(id);
-    if (d) upper = Math.min(upper, d.failedAt);
+    const upper = claimedBy(params, series, `${series.id}@${o}`, dead, invById, execById);
     if (!Number.isFinite(upper)) {
       violate('series-no-gap', `${describe}: no trace of occurrence ${o}`);
       continue;
@@ -364,9 +408,12 @@ function checkSeries(
           `${describe}: after ${o} (claimed by ${upper}) came ${next}; policy allows ${earliest}..${latest}`,
         );
       }
-    } else if (earliest <= series.expiresAt && latest <= series.expiresAt) {
-      // A point at or before expiresAt should have been armed and fired, or, when it was claimed after
-      // expiresAt, be in dead as an expired occurrence (then it is in `occurrences` and this is not the last).
+    } else if (
+      earliest <= series.expiresAt &&
+      latest <= series.expiresAt &&
+      earliest + lateness <= series.expiresAt
+    ) {
+      // A point well before expiresAt should have been armed and fired.
       violate(
         'series-no-gap',
         `${describe} stopped after ${o}: the next point (${earliest}..${latest}) is before expiresAt ${series.expiresAt}`,
