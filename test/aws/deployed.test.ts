@@ -77,6 +77,9 @@ const NOT_EXERCISED = new Set<string>([
   METRICS.lateAckRejected,
   // A batch running out of its invocation's time: test/handler/batch-delivery.test.ts.
   METRICS.batchReleased,
+  // A series reaching its end (the run's series is cancelled instead): test/core/recurring.test.ts and the
+  // tick's series tests.
+  METRICS.seriesEnded,
 ]);
 /** Set by the construct, read by Node.js itself rather than by tickset's code. */
 const READ_BY_NODE = new Set<string>([ENV.nodeOptions]);
@@ -117,6 +120,7 @@ let loopbackEntries = 0;
 let loopbackRequests: string[] = [];
 let loopbackTick: LambdaProcess;
 let motoTick: LambdaProcess;
+let forged: { ok: boolean; result?: Json };
 
 function resources(type: string): [string, Json][] {
   return Object.entries(template.Resources as Record<string, Json>).filter(([, r]) => r.Type === type);
@@ -434,6 +438,22 @@ beforeAll(async () => {
     duplicateDeliveries++;
     handled.push({ fn: 'SendReminder', detail: h.detail, result });
   }
+  // A forged event: a real task's detail under an id that was never claimed. The start fence stops it.
+  const forgedDetail = { ...late[0]!.detail, id: 'forged-task', idempotencyKey: 'forged-task:1:0' };
+  forged = await handlers.SendReminder.invoke(
+    {
+      version: '0',
+      id: crypto.randomUUID(),
+      'detail-type': 'tickset.task',
+      source: 'tickset',
+      account: ACCOUNT,
+      time: new Date().toISOString(),
+      region: REGION,
+      resources: [],
+      detail: forgedDetail,
+    },
+    30_000,
+  );
   figures.runMs = Date.now() - runStarted;
   figures.tasks = scheduled.reminders.length + scheduled.devices.length + 4;
   figures.putEventsEntries = proxies
@@ -531,12 +551,19 @@ describe('the bundled stack in emulated AWS (moto)', () => {
     expect(ok.filter((c) => c.deviceId !== 'device-series')).toHaveLength(DEVICES);
   });
 
+  it('starts nothing for a forged event (no live claim behind it)', () => {
+    expect(forged).toMatchObject({ ok: true, result: { status: 'stale' } });
+    expect(['cancelled', 'unknown']).toContain(forged.result?.reason);
+  });
+
   it('retries a task that failed once, then completes it', () => {
     const flaky = handled.filter((h) => h.detail.id === scheduled.flaky);
-    expect(flaky.map((h) => h.result.result?.status).filter((s) => s !== 'duplicate')).toEqual([
-      'retrying',
-      'succeeded',
-    ]);
+    const statuses = flaky.map((h) => h.result.result?.status);
+    expect(statuses.filter((s) => s !== 'duplicate' && s !== 'stale')).toEqual(['retrying', 'succeeded']);
+    // A second delivery of the failed attempt's event is fenced at start (its claim is no longer live), so
+    // the partner API sees exactly the two calls: the failure and the retry.
+    for (const h of flaky.filter((f) => f.result.result?.status === 'stale'))
+      expect(h.result.result?.reason).toBe('superseded');
     expect(partnerCalls.filter((c) => c.deviceId === FLAKY).map((c) => c.status)).toEqual([500, 200]);
   });
 
