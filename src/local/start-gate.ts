@@ -19,25 +19,30 @@ export function gateStarts<T extends Task>(
   perSecond: number,
   now: () => number = Date.now,
 ): (task: T) => Promise<unknown> {
-  // The start times granted so far (at most `perSecond`, oldest first); a ring would do, the limit is small.
-  const starts: number[] = [];
-  let queue: Promise<void> = Promise.resolve();
-  const admit = async (): Promise<void> => {
+  // The starts granted so far (at most `perSecond`, oldest first); a ring would do, the limit is small. Each
+  // holds the time its function was called: admission reserves the slot at the time it decides, and the
+  // call moves it to the (same or later) time the function really starts, so the bound holds for the
+  // function's own clock readings, not only for the admissions.
+  const starts: Array<{ at: number }> = [];
+  let queue: Promise<{ at: number }> = Promise.resolve({ at: 0 });
+  const admit = async (): Promise<{ at: number }> => {
     for (;;) {
       const t = now();
-      while (starts.length > 0 && starts[0]! <= t - WINDOW_MS) starts.shift();
+      while (starts.length > 0 && starts[0]!.at <= t - WINDOW_MS) starts.shift();
       if (starts.length < perSecond) {
-        starts.push(t);
-        return;
+        const slot = { at: t };
+        starts.push(slot);
+        return slot;
       }
-      await new Promise((resolve) => setTimeout(resolve, starts[0]! + WINDOW_MS - t));
+      await new Promise((resolve) => setTimeout(resolve, starts[0]!.at + WINDOW_MS - t));
     }
   };
   return async (task: T) => {
     // One admission at a time, in arrival order.
     const turn = queue.then(admit);
     queue = turn;
-    await turn;
+    const slot = await turn;
+    slot.at = now();
     return fn(task);
   };
 }
